@@ -1,0 +1,29 @@
+"""Background jobs for Django: a row in your database first, a Celery message second."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["DeferJob", "Job", "register_job"]
+
+try:
+    __version__ = metadata.version("django-jobkit")
+except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+if TYPE_CHECKING:
+    from .exceptions import DeferJob
+    from .jobs import Job
+    from .registry import register_job
+
+# Resolved lazily so that `import django_jobkit` in settings or celery.py never imports models.
+_LAZY = {"Job": ".jobs", "register_job": ".registry", "DeferJob": ".exceptions"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'django_jobkit' has no attribute {name!r}")

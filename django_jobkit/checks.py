@@ -1,0 +1,148 @@
+"""System checks (`django_jobkit.E0xx` errors, `W0xx` warnings).
+
+Celery's Django fix-up runs these when a worker starts, so a misconfigured worker refuses to
+start instead of silently losing guarantees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import connections
+from django.utils.module_loading import import_string
+
+from .conf import jobkit_settings
+
+PICKLE = {"pickle", "application/x-python-serialize"}
+
+
+def _celery_conf() -> Any:
+    from celery import current_app
+
+    return current_app.conf
+
+
+@register(Tags.security)
+def check_no_pickle(**kwargs: Any) -> list[CheckMessage]:
+    conf = _celery_conf()
+    allowed = {conf.task_serializer, *conf.accept_content}
+    if PICKLE & {str(v) for v in allowed}:
+        return [
+            Error(
+                "Celery is configured to send or accept pickle.",
+                hint="jobkit messages are JSON only; set CELERY_TASK_SERIALIZER = 'json' and "
+                "CELERY_ACCEPT_CONTENT = ['json']: a pickle message can run arbitrary code.",
+                id="django_jobkit.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_installed_apps(**kwargs: Any) -> list[CheckMessage]:
+    return [
+        Error(
+            f"{app!r} is not in INSTALLED_APPS.",
+            hint=f"django-jobkit needs it for {why}; add it to INSTALLED_APPS.",
+            id=check_id,
+        )
+        for app, why, check_id in [
+            ("django_celery_beat", "scheduled jobs and its sweeper", "django_jobkit.E002"),
+            ("django_celery_results", "Celery's own task results", "django_jobkit.E003"),
+        ]
+        if not apps.is_installed(app)
+    ]
+
+
+@register(Tags.database)
+def check_sqlite_immediate(**kwargs: Any) -> list[CheckMessage]:
+    return [
+        Error(
+            f"SQLite database {alias!r} does not use transaction_mode = 'IMMEDIATE'.",
+            hint="Without it two enqueues can both pass should_enqueue and the concurrency key "
+            'no longer deduplicates; add "transaction_mode": "IMMEDIATE" to its OPTIONS.',
+            id="django_jobkit.E004",
+        )
+        for alias in connections
+        if connections[alias].vendor == "sqlite"
+        and str(connections.settings[alias].get("OPTIONS", {}).get("transaction_mode", "")).upper()
+        != "IMMEDIATE"
+    ]
+
+
+@register(Tags.compatibility)
+def check_use_tz(**kwargs: Any) -> list[CheckMessage]:
+    if settings.USE_TZ:
+        return []
+    return [
+        Error(
+            "USE_TZ is False.",
+            hint="Delayed and scheduled jobs compare times across hosts; set USE_TZ = True.",
+            id="django_jobkit.E005",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for path in jobkit_settings.MIDDLEWARE:
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(
+                Error(
+                    f"JOBKIT_MIDDLEWARE entry {path!r} cannot be imported: {exc}.",
+                    hint="Give the dotted path of a middleware class.",
+                    id="django_jobkit.E006",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_default_queue(**kwargs: Any) -> list[CheckMessage]:
+    conf = _celery_conf()
+    if conf.task_default_queue == "default":
+        return []
+    return [
+        Warning(
+            f"Celery's default queue is {conf.task_default_queue!r}, jobkit's is 'default'.",
+            hint="A worker started without -Q would not consume jobs; set "
+            "CELERY_TASK_DEFAULT_QUEUE = 'default' (or always start workers with -Q).",
+            id="django_jobkit.W001",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_broker_priorities(**kwargs: Any) -> list[CheckMessage]:
+    from .routing import BROKER_LEVELS, broker_kind
+
+    conf = _celery_conf()
+    kind = broker_kind()
+    if kind == "redis":
+        steps = (conf.broker_transport_options or {}).get("priority_steps")
+        if steps is None or list(steps) != list(range(BROKER_LEVELS)):
+            return [
+                Warning(
+                    "The Redis broker keeps its default priority steps, which merge jobkit's "
+                    "ten priority levels into four.",
+                    hint="Set CELERY_BROKER_TRANSPORT_OPTIONS = {'priority_steps': "
+                    "list(range(10)), 'sep': ':', 'queue_order_strategy': 'priority'}.",
+                    id="django_jobkit.W002",
+                )
+            ]
+    elif kind == "amqp" and not conf.task_queue_max_priority:
+        return [
+            Warning(
+                "RabbitMQ queues are declared without x-max-priority: job priorities are ignored.",
+                hint="Set CELERY_TASK_QUEUE_MAX_PRIORITY = 10 (existing queues must be deleted "
+                "first: RabbitMQ cannot change a queue's arguments).",
+                id="django_jobkit.W003",
+            )
+        ]
+    return []

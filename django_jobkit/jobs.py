@@ -1,0 +1,204 @@
+"""The `Job` class users subclass, and `run_in_worker`, the enqueue path.
+
+Enqueue is one transaction: (lock the concurrency key) → `should_enqueue` → INSERT. The Celery
+message is sent only once that transaction commits, so a job enqueued in a view whose
+transaction rolls back never exists and never runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db import router, transaction
+from django.utils import timezone
+
+from . import dispatch, locks, registry
+from .exceptions import InvalidJobOption
+from .parameters import encode_arguments
+
+if TYPE_CHECKING:
+    from .models import JobRequest
+
+Delay = float | timedelta | datetime
+
+
+class Job:
+    """A unit of background work. Subclass it, define `run()`, decorate with `@register_job`.
+
+    The arguments given to `__init__` are captured and stored as JSON; the worker builds the
+    job again from them, so `__init__` should only keep its arguments.
+    """
+
+    #: A cron `Schedule` on which the job is enqueued by the worker cluster.
+    schedule: ClassVar[Any] = None
+
+    _jobkit_args: tuple[Any, ...]
+    _jobkit_kwargs: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Job:
+        instance = super().__new__(cls)
+        instance._jobkit_args = args
+        instance._jobkit_kwargs = kwargs
+        return instance
+
+    def run(self) -> Any:
+        """The work. Its JSON-serialisable return value is stored on the result."""
+        raise NotImplementedError(f"{type(self).__name__} must define run()")
+
+    def default_queue(self) -> str:
+        return "default"
+
+    def default_priority(self) -> int:
+        """Higher runs first: 10 before 0 before -10."""
+        return 0
+
+    def default_retries(self) -> int:
+        return 0
+
+    def default_concurrency_key(self) -> str:
+        """Non-empty: at most one pending-or-running job per (job class, key)."""
+        return ""
+
+    def calculate_retry_delay(self, attempt: int) -> int:
+        """Seconds to wait before retry `attempt` (1 for the first retry)."""
+        return 0
+
+    def should_enqueue(self, concurrency_key: str) -> bool:
+        """Decide, under the key's lock, whether to write this job; False skips it.
+
+        The default refuses a second job while one with the same class and non-empty key is
+        waiting or running. Override for other policies ("at most 3 running per tenant"): the
+        lock makes them race-free too.
+        """
+        if not concurrency_key:
+            return True
+        from .models import pending_or_running
+
+        return not pending_or_running(registry.name_for(type(self)), concurrency_key)
+
+    def run_in_worker(
+        self,
+        *,
+        queue: str | None = None,
+        delay: Delay | None = None,
+        priority: int | None = None,
+        retries: int | None = None,
+        retry_attempt: int = 0,
+        concurrency_key: str | None = None,
+    ) -> JobRequest | None:
+        """Write a `JobRequest` and send it to a worker once the transaction commits.
+
+        Returns the request, or None when `should_enqueue` said no. Options not given fall
+        back to the `default_*` hooks.
+        """
+        return enqueue(
+            self,
+            queue=queue,
+            delay=delay,
+            priority=priority,
+            retries=retries,
+            retry_attempt=retry_attempt,
+            concurrency_key=concurrency_key,
+        )
+
+
+def enqueue(
+    job: Job,
+    *,
+    queue: str | None = None,
+    delay: Delay | None = None,
+    priority: int | None = None,
+    retries: int | None = None,
+    retry_attempt: int = 0,
+    concurrency_key: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    root_uuid: uuid.UUID | None = None,
+) -> JobRequest | None:
+    from .models import JobRequest
+
+    job_class = registry.name_for(type(job))
+    if parameters is None:
+        parameters = encode_arguments(type(job).__init__, job._jobkit_args, job._jobkit_kwargs)
+    queue = _check_queue(job.default_queue() if queue is None else queue)
+    priority = _check_int("priority", job.default_priority() if priority is None else priority)
+    retries = _check_int("retries", job.default_retries() if retries is None else retries, lo=0)
+    retry_attempt = _check_int("retry_attempt", retry_attempt, lo=0)
+    if concurrency_key is None:
+        concurrency_key = job.default_concurrency_key()
+    concurrency_key = _check_key(concurrency_key)
+    start_at = start_time(delay)
+
+    request_uuid = uuid.uuid4()
+    using = router.db_for_write(JobRequest)
+    with transaction.atomic(using=using, savepoint=False):
+        if concurrency_key:
+            locks.acquire(using, job_class, concurrency_key)
+        if not job.should_enqueue(concurrency_key):
+            return None
+        request = JobRequest.objects.using(using).create(
+            job_class=job_class,
+            parameters=parameters,
+            queue=queue,
+            priority=priority,
+            retries=retries,
+            retry_attempt=retry_attempt,
+            concurrency_key=concurrency_key,
+            job_request_uuid=request_uuid,
+            root_uuid=root_uuid or request_uuid,
+            start_at=start_at,
+        )
+        transaction.on_commit(partial(dispatch.send, request), using=using)
+    return request
+
+
+def start_time(delay: Delay | None) -> datetime | None:
+    """The aware start time for a delay of seconds, a timedelta or an aware datetime."""
+    if delay is None:
+        return None
+    if isinstance(delay, datetime):
+        if timezone.is_naive(delay):
+            raise InvalidJobOption(
+                f"delay={delay!r} is a naive datetime; pass an aware one (USE_TZ is required)"
+            )
+        return delay
+    if isinstance(delay, timedelta):
+        seconds = delay.total_seconds()
+    elif isinstance(delay, int | float) and not isinstance(delay, bool):
+        seconds = float(delay)
+    else:
+        raise TypeError(
+            f"delay={delay!r} has type {type(delay).__name__}; pass seconds (int or float), "
+            "a timedelta or an aware datetime"
+        )
+    if not seconds >= 0:  # also refuses NaN
+        raise InvalidJobOption(f"delay={delay!r} is negative; pass a delay of 0 or more")
+    if seconds == 0:
+        return None
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def _check_int(name: str, value: Any, lo: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name}={value!r} has type {type(value).__name__}; pass an int")
+    if lo is not None and value < lo:
+        raise InvalidJobOption(f"{name}={value!r} is below {lo}")
+    return value
+
+
+def _check_queue(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidJobOption(f"queue={value!r} is not a queue name; pass a non-empty str")
+    if len(value) > 255:
+        raise InvalidJobOption(f"queue name {value[:40]!r}... is longer than 255 characters")
+    return value
+
+
+def _check_key(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"concurrency_key={value!r} has type {type(value).__name__}; pass a str")
+    if len(value) > 255:
+        raise InvalidJobOption(f"concurrency_key {value[:40]!r}... is longer than 255 characters")
+    return value

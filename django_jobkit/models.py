@@ -1,0 +1,226 @@
+"""The three records of a job's life: waiting (request), running (process), finished (result).
+
+A request becomes a process becomes a result; `job_request_uuid` of the original request and
+`root_uuid` of the first attempt travel along, so `wait()` and the admin can follow a job
+through its retries.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .conf import jobkit_settings
+
+if TYPE_CHECKING:
+    from .jobs import Job
+
+
+class JobFields(models.Model):
+    """What a job is, copied verbatim from request to process to result."""
+
+    job_class = models.CharField(
+        _("job class"), max_length=255, help_text=_("Dotted path of the registered Job class.")
+    )
+    parameters = models.JSONField(
+        _("parameters"), default=dict, help_text=_("The job's __init__ arguments, as JSON.")
+    )
+    queue = models.CharField(_("queue"), max_length=255, default="default")
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher runs first."))
+    retries = models.PositiveIntegerField(
+        _("retries"), default=0, help_text=_("How many times a failed run is retried.")
+    )
+    retry_attempt = models.PositiveIntegerField(
+        _("retry attempt"), default=0, help_text=_("0 for the first run, 1 for the first retry.")
+    )
+    concurrency_key = models.CharField(
+        _("concurrency key"),
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("At most one pending-or-running job per job class and non-empty key."),
+    )
+    job_request_uuid = models.UUIDField(
+        _("request uuid"), help_text=_("The uuid of the request this attempt came from.")
+    )
+    root_uuid = models.UUIDField(
+        _("root uuid"), help_text=_("The uuid of the first request of the retry chain.")
+    )
+    created_at = models.DateTimeField(
+        _("enqueued at"), default=timezone.now, help_text=_("When the request was written.")
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.job_class} {self.job_request_uuid}"
+
+    def load_job(self) -> Job:
+        """The Job instance with its arguments rebuilt (model references fetched again)."""
+        from .parameters import decode_arguments
+        from .registry import job_class_for
+
+        cls = job_class_for(self.job_class)
+        args, kwargs = decode_arguments(self.parameters)
+        return cls(*args, **kwargs)
+
+
+class JobRequest(JobFields):
+    """A job waiting to run: written before its Celery message is sent."""
+
+    start_at = models.DateTimeField(
+        _("start at"), null=True, blank=True, help_text=_("Not before this time (delayed jobs).")
+    )
+
+    class Meta:
+        verbose_name = _("job request")
+        verbose_name_plural = _("job requests")
+        ordering = ["-priority", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["job_request_uuid"], name="jobkit_request_uuid_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["job_class", "concurrency_key"], name="jobkit_request_key_idx"),
+            models.Index(fields=["start_at"], name="jobkit_request_start_idx"),
+        ]
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return self.job_request_uuid
+
+    def wait(self, timeout: float, *, follow_retries: bool = True) -> JobResult:
+        """Block until this job has a result, polling the database with a growing pause.
+
+        With `follow_retries` (the default) the result is that of the last attempt, as with a
+        Celery task that retries itself; without it, the result of this very request.
+        Raises `TimeoutError` when no result appears within `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.01
+        wanted = self.job_request_uuid
+        while True:
+            result = JobResult.objects.filter(job_request_uuid=wanted).first()
+            if result is not None:
+                if not follow_retries or result.retry_job_request_uuid is None:
+                    return result
+                wanted = result.retry_job_request_uuid
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{self.job_class} request {wanted} has no result after {timeout} s"
+                )
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, jobkit_settings.WAIT_POLL_INTERVAL)
+
+
+class JobProcess(JobFields):
+    """A job a worker has claimed and is running."""
+
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+    pid = models.IntegerField(_("pid"), null=True, blank=True)
+    worker_name = models.CharField(
+        _("worker"), max_length=255, blank=True, default="", help_text=_("Celery worker node name.")
+    )
+    celery_task_id = models.CharField(_("Celery task id"), max_length=255, blank=True, default="")
+    progress = models.FloatField(
+        _("progress"), null=True, blank=True, help_text=_("0.0 to 1.0, when the job reports it.")
+    )
+
+    class Meta:
+        verbose_name = _("job process")
+        verbose_name_plural = _("job processes")
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["job_class", "concurrency_key"], name="jobkit_process_key_idx"),
+            models.Index(fields=["job_request_uuid"], name="jobkit_process_request_idx"),
+        ]
+
+
+class JobResult(JobFields):
+    """A finished attempt. Every attempt leaves one; a retry links to the request it caused."""
+
+    class Status(models.TextChoices):
+        SUCCESSFUL = "SUCCESSFUL", _("Successful")
+        ERRORED = "ERRORED", _("Errored")
+        LOST = "LOST", _("Lost")
+        CANCELLED = "CANCELLED", _("Cancelled")
+        DEFERRED = "DEFERRED", _("Deferred")
+
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
+    job_process_uuid = models.UUIDField(_("process uuid"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    error = models.TextField(_("error"), blank=True, default="")
+    traceback = models.TextField(_("traceback"), blank=True, default="")
+    return_value = models.JSONField(
+        _("return value"), null=True, blank=True, encoder=DjangoJSONEncoder
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), default=timezone.now, db_index=True)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+    pid = models.IntegerField(_("pid"), null=True, blank=True)
+    worker_name = models.CharField(_("worker"), max_length=255, blank=True, default="")
+    celery_task_id = models.CharField(_("Celery task id"), max_length=255, blank=True, default="")
+    retry_job_request_uuid = models.UUIDField(
+        _("next attempt"),
+        null=True,
+        blank=True,
+        help_text=_("The request this attempt caused (a retry or a deferral)."),
+    )
+
+    class Meta:
+        verbose_name = _("job result")
+        verbose_name_plural = _("job results")
+        ordering = ["-ended_at"]
+        indexes = [
+            models.Index(fields=["job_request_uuid"], name="jobkit_result_request_idx"),
+            models.Index(fields=["root_uuid"], name="jobkit_result_root_idx"),
+        ]
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the attempt ran, when it started at all."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def attempts(self) -> models.QuerySet[JobResult]:
+        """Every result of this job's retry chain, first attempt first."""
+        return JobResult.objects.filter(root_uuid=self.root_uuid).order_by(
+            "retry_attempt", "ended_at"
+        )
+
+
+def pending_or_running(job_class: str, concurrency_key: str) -> bool:
+    """True while a job of this class and key is waiting or running (the dedup rule)."""
+    filters: dict[str, Any] = {"job_class": job_class, "concurrency_key": concurrency_key}
+    return (
+        JobRequest.objects.filter(**filters).exists()
+        or JobProcess.objects.filter(**filters).exists()
+    )
+
+
+class JobLock(models.Model):
+    """One row per (job class, concurrency key) ever locked, on databases without advisory locks.
+
+    Enqueue takes this row's lock for the rest of its transaction, so `should_enqueue` and the
+    insert are atomic against every other enqueuer of the same key.
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+
+    class Meta:
+        verbose_name = _("job lock")
+        verbose_name_plural = _("job locks")
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,202 @@
+"""What a worker does with a message: claim the request, run the job, record the result.
+
+Claim and record are each one short transaction; the job itself runs outside any
+transaction, so a long job holds no database locks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from celery.exceptions import WorkerShutdown, WorkerTerminate
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import router, transaction
+from django.utils import timezone
+
+from . import dispatch, middleware
+from .exceptions import (
+    CorruptJobParameters,
+    DeferJob,
+    ReferencedObjectMissing,
+    UnknownJobClass,
+)
+from .models import JobProcess, JobRequest, JobResult
+
+if TYPE_CHECKING:
+    from .jobs import Job
+
+logger = logging.getLogger("django_jobkit.worker")
+
+#: Failures a retry cannot mend: the same input would fail the same way.
+PERMANENT_ERRORS = (UnknownJobClass, CorruptJobParameters, ReferencedObjectMissing)
+
+_COPIED = [
+    "job_class",
+    "parameters",
+    "queue",
+    "priority",
+    "retries",
+    "retry_attempt",
+    "concurrency_key",
+    "job_request_uuid",
+    "root_uuid",
+    "created_at",
+]
+
+
+def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
+    """Run the job of one message; a message for a request that is gone is acked and ignored."""
+    process = claim(request_uuid, task_request)
+    if process is None:
+        return None
+    return record(process, run(process))
+
+
+def claim(request_uuid: str, task_request: Any) -> JobProcess | None:
+    """Turn the request into a process atomically: exactly one delivery wins."""
+    using = router.db_for_write(JobRequest)
+    with transaction.atomic(using=using):
+        request = (
+            JobRequest.objects.using(using)
+            .select_for_update(skip_locked=True)
+            .filter(job_request_uuid=request_uuid)
+            .first()
+        )
+        if request is None:
+            logger.debug(
+                "request %s is gone (already claimed or cancelled); ignoring", request_uuid
+            )
+            return None
+        if request.start_at is not None and request.start_at > timezone.now():
+            # Delivered early (clock skew between hosts): send again for its start time.
+            transaction.on_commit(lambda: dispatch.send(request), using=using)
+            return None
+        process = JobProcess.objects.using(using).create(
+            **{name: getattr(request, name) for name in _COPIED},
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            worker_name=getattr(task_request, "hostname", None) or "",
+            celery_task_id=getattr(task_request, "id", None) or "",
+        )
+        request.delete()
+    return process
+
+
+@dataclass
+class Outcome:
+    status: str
+    return_value: Any = None
+    error: str = ""
+    traceback: str = ""
+    started_at: datetime = field(default_factory=timezone.now)
+    defer: DeferJob | None = None
+    retryable: bool = True
+
+
+def run(process: JobProcess) -> Outcome:
+    """Run the middleware chain; every way a job can end becomes an `Outcome`."""
+    started_at = timezone.now()
+    try:
+        value = middleware.chain()(process)
+    except DeferJob as exc:
+        return Outcome(JobResult.Status.DEFERRED, started_at=started_at, defer=exc)
+    except (WorkerShutdown, WorkerTerminate):
+        raise  # the worker itself is stopping: not the job's failure
+    except BaseException as exc:
+        return _errored(exc, started_at)
+    try:
+        json.dumps(value, cls=DjangoJSONEncoder)
+    except (TypeError, ValueError) as exc:
+        return Outcome(
+            JobResult.Status.ERRORED,
+            error=f"run() returned a value that cannot be stored as JSON: {exc}",
+            started_at=started_at,
+            retryable=False,
+        )
+    return Outcome(JobResult.Status.SUCCESSFUL, return_value=value, started_at=started_at)
+
+
+def _errored(exc: BaseException, started_at: datetime) -> Outcome:
+    return Outcome(
+        JobResult.Status.ERRORED,
+        error=f"{type(exc).__name__}: {exc}",
+        traceback="".join(traceback.format_exception(exc)),
+        started_at=started_at,
+        retryable=not isinstance(exc, PERMANENT_ERRORS),
+    )
+
+
+def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
+    """Replace the process with its result, and write the next attempt when one is due."""
+    using = router.db_for_write(JobProcess)
+    with transaction.atomic(using=using):
+        if not JobProcess.objects.using(using).filter(pk=process.pk).delete()[0]:
+            # Someone else already ended this attempt (e.g. marked it lost): one result only.
+            logger.warning("process %s was already ended elsewhere; not recording", process.uuid)
+            return None
+        next_request = _next_attempt(process, outcome)
+        return JobResult.objects.using(using).create(
+            **{name: getattr(process, name) for name in _COPIED},
+            job_process_uuid=process.uuid,
+            status=outcome.status,
+            error=outcome.error,
+            traceback=outcome.traceback,
+            return_value=outcome.return_value,
+            started_at=outcome.started_at,
+            ended_at=timezone.now(),
+            host=process.host,
+            pid=process.pid,
+            worker_name=process.worker_name,
+            celery_task_id=process.celery_task_id,
+            retry_job_request_uuid=next_request.job_request_uuid if next_request else None,
+        )
+
+
+def _next_attempt(process: JobProcess, outcome: Outcome) -> JobRequest | None:
+    from .jobs import enqueue
+
+    if outcome.defer is not None:
+        attempt = process.retry_attempt + (1 if outcome.defer.increment_retries else 0)
+        if attempt > process.retries:
+            outcome.status = JobResult.Status.ERRORED
+            outcome.error = f"deferred after using all {process.retries} retries"
+            return None
+        delay: Any = outcome.defer.delay
+    elif (
+        outcome.status == JobResult.Status.ERRORED
+        and outcome.retryable
+        and process.retry_attempt < process.retries
+    ):
+        attempt = process.retry_attempt + 1
+        delay = None
+    else:
+        return None
+    try:
+        job: Job = process.load_job()
+        if delay is None:
+            delay = job.calculate_retry_delay(attempt)
+        with transaction.atomic(using=router.db_for_write(JobRequest)):  # a savepoint
+            return enqueue(
+                job,
+                queue=process.queue,
+                delay=delay,
+                priority=process.priority,
+                retries=process.retries,
+                retry_attempt=attempt,
+                concurrency_key=process.concurrency_key,
+                parameters=process.parameters,
+                root_uuid=process.root_uuid,
+            )
+    except Exception as exc:
+        logger.exception("could not enqueue the next attempt of %s", process.job_request_uuid)
+        outcome.error = (outcome.error + "\n" if outcome.error else "") + (
+            f"the next attempt could not be enqueued: {type(exc).__name__}: {exc}"
+        )
+        return None
