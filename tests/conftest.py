@@ -1,0 +1,183 @@
+"""Shared fixtures: real workers (in-process and subprocess) on the configured broker and DB.
+
+The database and broker come from DATABASE_URL and CELERY_BROKER_URL, exactly as for the
+example project; with neither set the suite runs on SQLite and the filesystem transport.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+def broker_kind() -> str:
+    from django_jobkit.routing import broker_kind as kind
+
+    return kind()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_filesystem_broker() -> None:
+    """Messages left by an earlier run on the filesystem transport are removed."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    folder = options.get("data_folder_in")
+    if settings.CELERY_BROKER_URL.startswith("filesystem://") and folder:
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+
+
+@pytest.fixture
+def unique_queue() -> str:
+    """A queue no earlier test or run has used, so brokers hold no stale messages in it."""
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def celery_app() -> Any:
+    from example_project.celery import app
+
+    return app
+
+
+@pytest.fixture
+def inprocess_worker(celery_app: Any, transactional_db: None) -> Iterator[Any]:
+    """Celery's own embedded test worker (solo pool, in a thread), pinged before use."""
+    import celery.contrib.testing.tasks  # noqa: F401 - registers the ping task
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app,
+        pool="solo",
+        queues=["default", "slow"],
+        perform_ping_check=True,
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+
+
+class WorkerProcess:
+    """A real `celery -A example_project worker` subprocess, as a user would run it."""
+
+    def __init__(self, queues: list[str], concurrency: int, pool: str, log: Path) -> None:
+        self.name = f"w{uuid.uuid4().hex[:8]}@%h"
+        self.log = log
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "JOBKIT_USE_TEST_DATABASE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self._log_file = log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "example_project",
+                "worker",
+                "-Q",
+                ",".join(queues),
+                "-c",
+                str(concurrency),
+                "-P",
+                pool,
+                "-n",
+                self.name,
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.output()}")
+            return " ready." in self.output()
+
+        wait_for(ready, timeout, "the worker to be ready")
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log_file.close()
+
+
+@pytest.fixture
+def start_worker_process(
+    transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real worker subprocesses; all are stopped (warm shutdown) after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(
+        queues: list[str] | None = None,
+        concurrency: int = 1,
+        pool: str = "prefork",
+        ready: bool = True,
+    ) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        worker = WorkerProcess(queues or ["default"], concurrency, pool, log)
+        started.append(worker)
+        if ready:
+            worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def test_database_env(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
+    """Environment for any subprocess that must use the test run's database."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "JOBKIT_USE_TEST_DATABASE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+

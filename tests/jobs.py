@@ -1,0 +1,173 @@
+"""Fixture jobs shared by every test layer (found by autodiscovery in workers too)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from django_jobkit import DeferJob, Job, register_job
+
+
+@register_job
+class NoopJob(Job):
+    def __init__(self, value: Any = None, *, queue: str = "default", key: str = ""):
+        self.value = value
+        self.queue = queue
+        self.key = key
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def default_concurrency_key(self) -> str:
+        return self.key
+
+    def run(self) -> Any:
+        return self.value
+
+
+@register_job
+class EchoJob(Job):
+    """Returns a description of what it received, to check parameters round-trip."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.args = args
+        self.kwargs = kwargs
+
+    def run(self) -> Any:
+        return {
+            "args": [repr(a) for a in self.args],
+            "kwargs": {k: repr(v) for k, v in self.kwargs.items()},
+        }
+
+
+@register_job
+class FailingJob(Job):
+    def __init__(self, message: str = "boom", retries: int = 0, delay: int = 0):
+        self.message = message
+        self.retries = retries
+        self.delay = delay
+
+    def default_retries(self) -> int:
+        return self.retries
+
+    def calculate_retry_delay(self, attempt: int) -> int:
+        return self.delay
+
+    def run(self) -> None:
+        raise RuntimeError(self.message)
+
+
+@register_job
+class FailOnceJob(Job):
+    """Fails on its first attempt, succeeds on the next."""
+
+    def default_retries(self) -> int:
+        return 2
+
+    def run(self) -> str:
+        from django_jobkit.models import JobResult
+
+        if not JobResult.objects.filter(job_class="tests.jobs.FailOnceJob").exists():
+            raise RuntimeError("first attempt fails")
+        return "ok"
+
+
+@register_job
+class SlowJob(Job):
+    def __init__(self, seconds: float = 1.0, *, queue: str = "default", key: str = ""):
+        self.seconds = seconds
+        self.queue = queue
+        self.key = key
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def default_concurrency_key(self) -> str:
+        return self.key
+
+    def run(self) -> float:
+        time.sleep(self.seconds)
+        return self.seconds
+
+
+@register_job
+class RecordStartJob(Job):
+    """Returns when and where it started, for ordering and timing assertions."""
+
+    def __init__(self, tag: str = "", *, queue: str = "default", priority: int = 0):
+        self.tag = tag
+        self.queue = queue
+        self.priority = priority
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def default_priority(self) -> int:
+        return self.priority
+
+    def run(self) -> dict[str, Any]:
+        return {"tag": self.tag, "started": time.time(), "pid": os.getpid()}
+
+
+@register_job
+class SystemExitJob(Job):
+    def run(self) -> None:
+        sys.exit(3)
+
+
+@register_job
+class KeyboardInterruptJob(Job):
+    def run(self) -> None:
+        raise KeyboardInterrupt
+
+
+@register_job
+class DeferringJob(Job):
+    """Defers itself `times` times, then succeeds."""
+
+    def __init__(self, times: int = 1, delay: float = 0):
+        self.times = times
+        self.delay = delay
+
+    def run(self) -> str:
+        from django_jobkit.models import JobResult
+
+        deferred = JobResult.objects.filter(
+            job_class=self.__class__.__module__ + "." + self.__class__.__qualname__,
+            status=JobResult.Status.DEFERRED,
+        ).count()
+        if deferred < self.times:
+            raise DeferJob(delay=self.delay)
+        return "done"
+
+
+@register_job
+class NotJSONReturnJob(Job):
+    def run(self) -> object:
+        return object()
+
+
+@register_job
+class AtMostTwoPerTenantJob(Job):
+    """A custom should_enqueue policy: at most two pending-or-running per tenant key."""
+
+    def __init__(self, tenant: str):
+        self.tenant = tenant
+
+    def default_concurrency_key(self) -> str:
+        return f"tenant-{self.tenant}"
+
+    def should_enqueue(self, concurrency_key: str) -> bool:
+        from django_jobkit.models import JobProcess, JobRequest
+
+        name = "tests.jobs.AtMostTwoPerTenantJob"
+        count = (
+            JobRequest.objects.filter(job_class=name, concurrency_key=concurrency_key).count()
+            + JobProcess.objects.filter(job_class=name, concurrency_key=concurrency_key).count()
+        )
+        return count < 2
+
+    def run(self) -> str:
+        return self.tenant
