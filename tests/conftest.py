@@ -179,5 +179,3 @@ def test_database_env(django_db_setup: None, django_db_blocker: Any) -> dict[str
         "JOBKIT_USE_TEST_DATABASE": "1",
         "PYTHONUNBUFFERED": "1",
     }
-
-
