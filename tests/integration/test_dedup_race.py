@@ -39,8 +39,9 @@ def test_eight_processes_racing_create_exactly_one_job_per_key(test_database_env
         outputs = [racer.communicate(timeout=120) for racer in racers]
     finally:
         for racer in racers:
-            racer.kill() if racer.poll() is None else None
-    for racer, (out, err) in zip(racers, outputs, strict=True):
+            if racer.poll() is None:
+                racer.kill()
+    for racer, (_out, err) in zip(racers, outputs, strict=True):
         assert racer.returncode == 0, err
     created = sum(int(out.split()[-1]) for out, _ in outputs)
     per_key = Counter(

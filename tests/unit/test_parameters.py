@@ -77,7 +77,7 @@ def test_unstorable_values_are_refused_naming_argument_and_type(args, kwargs, na
 
 
 def test_non_finite_floats_are_refused():
-    with pytest.raises(InvalidJobParameter, match="'user'.*nan"):
+    with pytest.raises(InvalidJobParameter, match=r"'user'.*nan"):
         encode_arguments(init, (float("nan"),), {})
 
 
