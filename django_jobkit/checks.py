@@ -6,12 +6,12 @@ start instead of silently losing guarantees.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.db import connections
 from django.utils.module_loading import import_string
 
 from .conf import jobkit_settings
@@ -57,8 +57,12 @@ def check_installed_apps(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-@register(Tags.database)
+@register(Tags.compatibility)
 def check_sqlite_immediate(**kwargs: Any) -> list[CheckMessage]:
+    return sqlite_without_immediate(settings.DATABASES)
+
+
+def sqlite_without_immediate(databases: Mapping[str, Mapping[str, Any]]) -> list[CheckMessage]:
     return [
         Error(
             f"SQLite database {alias!r} does not use transaction_mode = 'IMMEDIATE'.",
@@ -66,10 +70,9 @@ def check_sqlite_immediate(**kwargs: Any) -> list[CheckMessage]:
             'no longer deduplicates; add "transaction_mode": "IMMEDIATE" to its OPTIONS.',
             id="django_jobkit.E004",
         )
-        for alias in connections
-        if connections[alias].vendor == "sqlite"
-        and str(connections.settings[alias].get("OPTIONS", {}).get("transaction_mode", "")).upper()
-        != "IMMEDIATE"
+        for alias, db in databases.items()
+        if db.get("ENGINE") == "django.db.backends.sqlite3"
+        and str(db.get("OPTIONS", {}).get("transaction_mode", "")).upper() != "IMMEDIATE"
     ]
 
 
