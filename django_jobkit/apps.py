@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -11,8 +14,16 @@ class JobkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from . import checks, heartbeat  # noqa: F401 - register system checks, worker signals
 
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.
         autodiscover_modules("jobs")
+        post_migrate.connect(_install_periodic_tasks, sender=self)
+
+
+def _install_periodic_tasks(using: str = "default", **kwargs: Any) -> None:
+    if apps.is_installed("django_celery_beat"):
+        from .sweeper import install_periodic_sweep
+
+        install_periodic_sweep(using)

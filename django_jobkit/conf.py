@@ -16,5 +16,53 @@ class Settings:
         """Longest pause, in seconds, between two looks at the database in `JobRequest.wait`."""
         return float(getattr(settings, "JOBKIT_WAIT_POLL_INTERVAL", 0.2))
 
+    @property
+    def SWEEP_INTERVAL(self) -> float:
+        """Seconds between two sweeps (re-sending, due delayed jobs, lost detection, pruning)."""
+        return float(getattr(settings, "JOBKIT_SWEEP_INTERVAL", 5))
+
+    @property
+    def DELAY_HORIZON(self) -> float:
+        """Delays up to this many seconds go to the broker as an ETA; longer ones wait in the
+        database until the sweeper sends them, so no worker holds them in memory."""
+        return float(getattr(settings, "JOBKIT_DELAY_HORIZON", 60))
+
+    @property
+    def RESEND_AFTER(self) -> float:
+        """Seconds after which a sent but unclaimed request is sent again (its message may
+        have been lost with a broker that keeps nothing on disk); the claim stays the guard."""
+        return float(getattr(settings, "JOBKIT_RESEND_AFTER", 600))
+
+    @property
+    def HEARTBEAT_INTERVAL(self) -> float:
+        """Seconds between a worker's heartbeats (and its checks for dead child processes)."""
+        return float(getattr(settings, "JOBKIT_HEARTBEAT_INTERVAL", 5))
+
+    @property
+    def HEARTBEAT_TIMEOUT(self) -> float:
+        """A worker silent for this many seconds is dead: its running jobs become LOST."""
+        return float(getattr(settings, "JOBKIT_HEARTBEAT_TIMEOUT", 60))
+
+    @property
+    def RESULTS_RETENTION(self) -> float:
+        """Seconds a result is kept before the sweeper deletes it (default one week)."""
+        return float(getattr(settings, "JOBKIT_RESULTS_RETENTION", 60 * 60 * 24 * 7))
+
+    @property
+    def MAX_PARAMETERS_BYTES(self) -> int:
+        """Largest encoded job arguments accepted at enqueue, in bytes (default 1 MiB)."""
+        return int(getattr(settings, "JOBKIT_MAX_PARAMETERS_BYTES", 1024 * 1024))
+
+    @property
+    def TIMEOUT_GRACE(self) -> float:
+        """Seconds between a job's soft time limit (an exception in the job) and the hard one
+        (its worker child is killed)."""
+        return float(getattr(settings, "JOBKIT_TIMEOUT_GRACE", 5))
+
+    @property
+    def SWEEP_BATCH_SIZE(self) -> int:
+        """Rows one sweep step handles at most, so no sweep holds long locks."""
+        return int(getattr(settings, "JOBKIT_SWEEP_BATCH_SIZE", 1000))
+
 
 jobkit_settings = Settings()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from . import registry, routing
+from .conf import jobkit_settings
 
 if TYPE_CHECKING:
     from .models import JobRequest
@@ -15,20 +16,28 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_jobkit.dispatch")
 
 
+def publish_options(request: JobRequest) -> dict[str, Any]:
+    """Queue, priority, ETA and time limits of the request's message."""
+    options = routing.route(request.queue, request.priority)
+    if request.start_at is not None and request.start_at > timezone.now():
+        options["eta"] = request.start_at
+    if request.timeout:
+        options["soft_time_limit"] = request.timeout
+        options["time_limit"] = request.timeout + jobkit_settings.TIMEOUT_GRACE
+    return options
+
+
 def send(request: JobRequest) -> bool:
     """Publish "go look at request X"; never raises into the caller's view.
 
     The row is already committed, so a broker outage costs a delay, not the job: the error is
-    logged and the request stays in the database for the sweeper to send again.
+    logged, the request is marked unsent, and the sweeper sends it again once the broker is back.
     """
-    options = routing.route(request.queue, request.priority)
-    if request.start_at is not None and request.start_at > timezone.now():
-        options["eta"] = request.start_at
     try:
         registry.task_for(request.job_class).apply_async(
             args=[str(request.job_request_uuid)],
             task_id=str(request.job_request_uuid),
-            **options,
+            **publish_options(request),
         )
     except Exception:
         logger.warning(
@@ -37,5 +46,15 @@ def send(request: JobRequest) -> bool:
             request.job_request_uuid,
             exc_info=True,
         )
+        _mark_unsent(request)
         return False
     return True
+
+
+def _mark_unsent(request: JobRequest) -> None:
+    from .models import JobRequest
+
+    try:
+        JobRequest.objects.filter(pk=request.pk).update(sent_at=None)
+    except Exception:  # the database may be what failed; the sweeper's resend rule covers it
+        logger.exception("could not mark request %s unsent", request.job_request_uuid)

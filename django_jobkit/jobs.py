@@ -7,6 +7,7 @@ transaction rolls back never exists and never runs.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,11 +17,12 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from . import dispatch, locks, registry
-from .exceptions import InvalidJobOption
+from .conf import jobkit_settings
+from .exceptions import InvalidJobOption, InvalidJobParameter
 from .parameters import encode_arguments
 
 if TYPE_CHECKING:
-    from .models import JobRequest
+    from .models import JobRequest, JobResult
 
 Delay = float | timedelta | datetime
 
@@ -66,6 +68,13 @@ class Job:
         """Seconds to wait before retry `attempt` (1 for the first retry)."""
         return 0
 
+    def default_timeout(self) -> int | None:
+        """Seconds the job may run before it is stopped and recorded ERRORED; None: no limit."""
+        return None
+
+    def on_aborted(self, result: JobResult) -> None:
+        """Called with the LOST or CANCELLED result of an attempt that did not end by itself."""
+
     def should_enqueue(self, concurrency_key: str) -> bool:
         """Decide, under the key's lock, whether to write this job; False skips it.
 
@@ -88,6 +97,7 @@ class Job:
         retries: int | None = None,
         retry_attempt: int = 0,
         concurrency_key: str | None = None,
+        timeout: int | None = None,
     ) -> JobRequest | None:
         """Write a `JobRequest` and send it to a worker once the transaction commits.
 
@@ -102,6 +112,7 @@ class Job:
             retries=retries,
             retry_attempt=retry_attempt,
             concurrency_key=concurrency_key,
+            timeout=timeout,
         )
 
 
@@ -114,6 +125,7 @@ def enqueue(
     retries: int | None = None,
     retry_attempt: int = 0,
     concurrency_key: str | None = None,
+    timeout: int | None = None,
     parameters: dict[str, Any] | None = None,
     root_uuid: uuid.UUID | None = None,
 ) -> JobRequest | None:
@@ -122,6 +134,7 @@ def enqueue(
     job_class = registry.name_for(type(job))
     if parameters is None:
         parameters = encode_arguments(type(job).__init__, job._jobkit_args, job._jobkit_kwargs)
+        _check_size(job_class, parameters)
     queue = _check_queue(job.default_queue() if queue is None else queue)
     priority = _check_int("priority", job.default_priority() if priority is None else priority)
     retries = _check_int("retries", job.default_retries() if retries is None else retries, lo=0)
@@ -129,7 +142,17 @@ def enqueue(
     if concurrency_key is None:
         concurrency_key = job.default_concurrency_key()
     concurrency_key = _check_key(concurrency_key)
+    if timeout is None:
+        timeout = job.default_timeout()
+    if timeout is not None:
+        timeout = _check_int("timeout", timeout, lo=1)
     start_at = start_time(delay)
+    now = timezone.now()
+    # Near starts go to the broker now (as an ETA); far ones wait in the database for the
+    # sweeper, so that no worker holds them in memory and broker restarts cannot lose them.
+    send_now = start_at is None or start_at <= now + timedelta(
+        seconds=jobkit_settings.DELAY_HORIZON
+    )
 
     request_uuid = uuid.uuid4()
     using = router.db_for_write(JobRequest)
@@ -148,9 +171,13 @@ def enqueue(
             concurrency_key=concurrency_key,
             job_request_uuid=request_uuid,
             root_uuid=root_uuid or request_uuid,
+            timeout=timeout,
             start_at=start_at,
+            created_at=now,
+            sent_at=now if send_now else None,
         )
-        transaction.on_commit(partial(dispatch.send, request), using=using)
+        if send_now:
+            transaction.on_commit(partial(dispatch.send, request), using=using)
     return request
 
 
@@ -186,6 +213,17 @@ def _check_int(name: str, value: Any, lo: int | None = None) -> int:
     if lo is not None and value < lo:
         raise InvalidJobOption(f"{name}={value!r} is below {lo}")
     return value
+
+
+def _check_size(job_class: str, parameters: dict[str, Any]) -> None:
+    size = len(json.dumps(parameters, separators=(",", ":")).encode())
+    limit = jobkit_settings.MAX_PARAMETERS_BYTES
+    if size > limit:
+        raise InvalidJobParameter(
+            f"the arguments of {job_class} take {size} bytes as JSON, more than "
+            f"JOBKIT_MAX_PARAMETERS_BYTES ({limit}); store large data elsewhere (a file, a "
+            "model) and pass its reference"
+        )
 
 
 def _check_queue(value: Any) -> str:

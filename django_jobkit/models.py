@@ -46,6 +46,12 @@ class JobFields(models.Model):
         default="",
         help_text=_("At most one pending-or-running job per job class and non-empty key."),
     )
+    timeout = models.PositiveIntegerField(
+        _("timeout"),
+        null=True,
+        blank=True,
+        help_text=_("Seconds the job may run before it is stopped; empty for no limit."),
+    )
     job_request_uuid = models.UUIDField(
         _("request uuid"), help_text=_("The uuid of the request this attempt came from.")
     )
@@ -78,6 +84,15 @@ class JobRequest(JobFields):
     start_at = models.DateTimeField(
         _("start at"), null=True, blank=True, help_text=_("Not before this time (delayed jobs).")
     )
+    sent_at = models.DateTimeField(
+        _("sent at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its message was last handed to the broker; empty while it waits in the "
+            "database (broker down at commit, or a long delay)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("job request")
@@ -89,11 +104,22 @@ class JobRequest(JobFields):
         indexes = [
             models.Index(fields=["job_class", "concurrency_key"], name="jobkit_request_key_idx"),
             models.Index(fields=["start_at"], name="jobkit_request_start_idx"),
+            models.Index(fields=["sent_at"], name="jobkit_request_sent_idx"),
         ]
 
     @property
     def uuid(self) -> uuid.UUID:
         return self.job_request_uuid
+
+    def cancel(self) -> JobResult | None:
+        """Cancel a job that has not started: it never runs and gets a CANCELLED result.
+
+        Returns None when the request is gone already (a worker claimed it: cancel its
+        `JobProcess` instead, or it finished).
+        """
+        from .aborting import cancel_request
+
+        return cancel_request(self.job_request_uuid)
 
     def wait(self, timeout: float, *, follow_retries: bool = True) -> JobResult:
         """Block until this job has a result, polling the database with a growing pause.
@@ -131,10 +157,17 @@ class JobProcess(JobFields):
     worker_name = models.CharField(
         _("worker"), max_length=255, blank=True, default="", help_text=_("Celery worker node name.")
     )
+    worker_pid = models.IntegerField(
+        _("worker pid"),
+        null=True,
+        blank=True,
+        help_text=_("The pid of the worker's main process, whose heartbeats vouch for this job."),
+    )
     celery_task_id = models.CharField(_("Celery task id"), max_length=255, blank=True, default="")
     progress = models.FloatField(
         _("progress"), null=True, blank=True, help_text=_("0.0 to 1.0, when the job reports it.")
     )
+    cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("job process")
@@ -143,7 +176,17 @@ class JobProcess(JobFields):
         indexes = [
             models.Index(fields=["job_class", "concurrency_key"], name="jobkit_process_key_idx"),
             models.Index(fields=["job_request_uuid"], name="jobkit_process_request_idx"),
+            models.Index(fields=["host", "worker_pid"], name="jobkit_process_worker_idx"),
         ]
+
+    def cancel(self) -> bool:
+        """Stop the running job: its worker child is terminated and a CANCELLED result recorded.
+
+        Needs the prefork pool (the default); returns False when the job already ended.
+        """
+        from .aborting import cancel_process
+
+        return cancel_process(self.pk)
 
 
 class JobResult(JobFields):
@@ -207,6 +250,27 @@ def pending_or_running(job_class: str, concurrency_key: str) -> bool:
         JobRequest.objects.filter(**filters).exists()
         or JobProcess.objects.filter(**filters).exists()
     )
+
+
+class JobWorker(models.Model):
+    """A live Celery worker, as its heartbeats last reported it."""
+
+    name = models.CharField(_("name"), max_length=255, help_text=_("Celery worker node name."))
+    host = models.CharField(_("host"), max_length=255)
+    pid = models.IntegerField(_("pid"), help_text=_("The pid of the worker's main process."))
+    queues = models.JSONField(_("queues"), default=list)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+        ordering = ["name"]
+        # Two workers may share a node name by mistake; host and pid tell them apart.
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="jobkit_worker_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class JobLock(models.Model):

@@ -22,3 +22,11 @@ def compile_task(name: str) -> Task[Any, Any]:
     execute.__module__ = name.rsplit(".", 1)[0]
     # jobkit records results itself: Celery's result backend must not write a second copy.
     return shared_task(name=name, bind=True, ignore_result=True, typing=False)(execute)
+
+
+@shared_task(name="django_jobkit.sweep", ignore_result=True)
+def sweep() -> str:
+    """The periodic sweep, sent by beat every `JOBKIT_SWEEP_INTERVAL` seconds."""
+    from .sweeper import Sweeper
+
+    return str(Sweeper().sweep())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from celery.exceptions import WorkerShutdown, WorkerTerminate
+from celery.exceptions import SoftTimeLimitExceeded, WorkerShutdown, WorkerTerminate
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import router, transaction
 from django.utils import timezone
@@ -45,6 +45,7 @@ _COPIED = [
     "retries",
     "retry_attempt",
     "concurrency_key",
+    "timeout",
     "job_request_uuid",
     "root_uuid",
     "created_at",
@@ -83,10 +84,18 @@ def claim(request_uuid: str, task_request: Any) -> JobProcess | None:
             host=socket.gethostname(),
             pid=os.getpid(),
             worker_name=getattr(task_request, "hostname", None) or "",
+            worker_pid=worker_main_pid(),
             celery_task_id=getattr(task_request, "id", None) or "",
         )
         request.delete()
     return process
+
+
+def worker_main_pid() -> int:
+    """The pid of the worker's main process: the parent of a prefork child, else this one."""
+    from billiard.process import current_process
+
+    return os.getpid() if current_process().name == "MainProcess" else os.getppid()
 
 
 @dataclass
@@ -109,6 +118,10 @@ def run(process: JobProcess) -> Outcome:
         return Outcome(JobResult.Status.DEFERRED, started_at=started_at, defer=exc)
     except (WorkerShutdown, WorkerTerminate):
         raise  # the worker itself is stopping: not the job's failure
+    except SoftTimeLimitExceeded as exc:
+        outcome = _errored(exc, started_at)
+        outcome.error = timed_out_message(process.timeout)
+        return outcome
     except BaseException as exc:
         return _errored(exc, started_at)
     try:
@@ -121,6 +134,10 @@ def run(process: JobProcess) -> Outcome:
             retryable=False,
         )
     return Outcome(JobResult.Status.SUCCESSFUL, return_value=value, started_at=started_at)
+
+
+def timed_out_message(timeout: int | None) -> str:
+    return f"timed out after {timeout} s"
 
 
 def _errored(exc: BaseException, started_at: datetime) -> Outcome:
@@ -170,7 +187,7 @@ def _next_attempt(process: JobProcess, outcome: Outcome) -> JobRequest | None:
             return None
         delay: Any = outcome.defer.delay
     elif (
-        outcome.status == JobResult.Status.ERRORED
+        outcome.status in (JobResult.Status.ERRORED, JobResult.Status.LOST)
         and outcome.retryable
         and process.retry_attempt < process.retries
     ):
@@ -191,6 +208,7 @@ def _next_attempt(process: JobProcess, outcome: Outcome) -> JobRequest | None:
                 retries=process.retries,
                 retry_attempt=attempt,
                 concurrency_key=process.concurrency_key,
+                timeout=process.timeout,
                 parameters=process.parameters,
                 root_uuid=process.root_uuid,
             )
