@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DeferJob", "Job", "register_job"]
+__all__ = ["DeferJob", "Job", "bulk_run_in_worker", "register_job"]
 
 try:
     __version__ = metadata.version("django-jobkit")
@@ -14,11 +14,16 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
 
 if TYPE_CHECKING:
     from .exceptions import DeferJob
-    from .jobs import Job
+    from .jobs import Job, bulk_run_in_worker
     from .registry import register_job
 
 # Resolved lazily so that `import django_jobkit` in settings or celery.py never imports models.
-_LAZY = {"Job": ".jobs", "register_job": ".registry", "DeferJob": ".exceptions"}
+_LAZY = {
+    "Job": ".jobs",
+    "bulk_run_in_worker": ".jobs",
+    "register_job": ".registry",
+    "DeferJob": ".exceptions",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -51,10 +51,41 @@ def send(request: JobRequest) -> bool:
     return True
 
 
-def _mark_unsent(request: JobRequest) -> None:
+def send_many(requests: list[JobRequest]) -> int:
+    """Publish many messages over one broker connection; how many left.
+
+    On the first failure the rest are not tried: they are marked unsent for the sweeper.
+    """
+    from celery import current_app
+
+    sent = 0
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for request in requests:
+                registry.task_for(request.job_class).apply_async(
+                    args=[str(request.job_request_uuid)],
+                    task_id=str(request.job_request_uuid),
+                    producer=producer,
+                    **publish_options(request),
+                )
+                sent += 1
+    except Exception:
+        logger.warning(
+            "could not send %d of %d requests to the broker; they stay in the database and "
+            "will be sent again",
+            len(requests) - sent,
+            len(requests),
+            exc_info=True,
+        )
+        _mark_unsent(*requests[sent:])
+    return sent
+
+
+def _mark_unsent(*requests: JobRequest) -> None:
     from .models import JobRequest
 
+    uuids = [request.job_request_uuid for request in requests]
     try:
-        JobRequest.objects.filter(pk=request.pk).update(sent_at=None)
+        JobRequest.objects.filter(job_request_uuid__in=uuids).update(sent_at=None)
     except Exception:  # the database may be what failed; the sweeper's resend rule covers it
-        logger.exception("could not mark request %s unsent", request.job_request_uuid)
+        logger.exception("could not mark %d requests unsent", len(uuids))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -129,23 +130,102 @@ def enqueue(
     parameters: dict[str, Any] | None = None,
     root_uuid: uuid.UUID | None = None,
 ) -> JobRequest | None:
+    """Enqueue one job (the body of `run_in_worker`, plus the retry chain's fields)."""
+    from .models import JobRequest
+
+    request = build_request(
+        job,
+        queue=queue,
+        delay=delay,
+        priority=priority,
+        retries=retries,
+        retry_attempt=retry_attempt,
+        concurrency_key=concurrency_key,
+        timeout=timeout,
+        parameters=parameters,
+        root_uuid=root_uuid,
+    )
+    using = router.db_for_write(JobRequest)
+    with transaction.atomic(using=using, savepoint=False):
+        if request.concurrency_key:
+            locks.acquire(using, request.job_class, request.concurrency_key)
+        if not job.should_enqueue(request.concurrency_key):
+            return None
+        request.save(using=using, force_insert=True)
+        if request.sent_at is not None:
+            transaction.on_commit(partial(dispatch.send, request), using=using)
+    return request
+
+
+def bulk_run_in_worker(
+    jobs: Iterable[Job],
+    *,
+    queue: str | None = None,
+    delay: Delay | None = None,
+    priority: int | None = None,
+    retries: int | None = None,
+    timeout: int | None = None,
+) -> list[JobRequest | None]:
+    """Enqueue many jobs in one transaction: one INSERT, then the messages on one connection.
+
+    Options apply to every job and fall back to each job's `default_*` hooks. Jobs with a
+    concurrency key still go through the lock and `should_enqueue` one by one (None in the
+    returned list where refused); the others are inserted together. Every argument is checked
+    before anything is written.
+    """
+    from .models import JobRequest
+
+    jobs = list(jobs)
+    requests = [
+        build_request(
+            job, queue=queue, delay=delay, priority=priority, retries=retries, timeout=timeout
+        )
+        for job in jobs
+    ]
+    using = router.db_for_write(JobRequest)
+    results: list[JobRequest | None] = list(requests)
+    with transaction.atomic(using=using, savepoint=False):
+        plain = []
+        for i, (job, request) in enumerate(zip(jobs, requests, strict=True)):
+            if not request.concurrency_key:
+                plain.append(request)
+                continue
+            locks.acquire(using, request.job_class, request.concurrency_key)
+            if job.should_enqueue(request.concurrency_key):
+                request.save(using=using, force_insert=True)
+            else:
+                results[i] = None
+        JobRequest.objects.using(using).bulk_create(plain, batch_size=1000)
+        to_send = [r for r in results if r is not None and r.sent_at is not None]
+        if to_send:
+            transaction.on_commit(partial(dispatch.send_many, to_send), using=using)
+    return results
+
+
+def build_request(
+    job: Job,
+    *,
+    queue: str | None = None,
+    delay: Delay | None = None,
+    priority: int | None = None,
+    retries: int | None = None,
+    retry_attempt: int = 0,
+    concurrency_key: str | None = None,
+    timeout: int | None = None,
+    parameters: dict[str, Any] | None = None,
+    root_uuid: uuid.UUID | None = None,
+) -> JobRequest:
+    """The unsaved request for a job: every option checked, hooks consulted, nothing written."""
     from .models import JobRequest
 
     job_class = registry.name_for(type(job))
     if parameters is None:
         parameters = encode_arguments(type(job).__init__, job._jobkit_args, job._jobkit_kwargs)
         _check_size(job_class, parameters)
-    queue = _check_queue(job.default_queue() if queue is None else queue)
-    priority = _check_int("priority", job.default_priority() if priority is None else priority)
-    retries = _check_int("retries", job.default_retries() if retries is None else retries, lo=0)
-    retry_attempt = _check_int("retry_attempt", retry_attempt, lo=0)
     if concurrency_key is None:
         concurrency_key = job.default_concurrency_key()
-    concurrency_key = _check_key(concurrency_key)
     if timeout is None:
         timeout = job.default_timeout()
-    if timeout is not None:
-        timeout = _check_int("timeout", timeout, lo=1)
     start_at = start_time(delay)
     now = timezone.now()
     # Near starts go to the broker now (as an ETA); far ones wait in the database for the
@@ -153,32 +233,22 @@ def enqueue(
     send_now = start_at is None or start_at <= now + timedelta(
         seconds=jobkit_settings.DELAY_HORIZON
     )
-
     request_uuid = uuid.uuid4()
-    using = router.db_for_write(JobRequest)
-    with transaction.atomic(using=using, savepoint=False):
-        if concurrency_key:
-            locks.acquire(using, job_class, concurrency_key)
-        if not job.should_enqueue(concurrency_key):
-            return None
-        request = JobRequest.objects.using(using).create(
-            job_class=job_class,
-            parameters=parameters,
-            queue=queue,
-            priority=priority,
-            retries=retries,
-            retry_attempt=retry_attempt,
-            concurrency_key=concurrency_key,
-            job_request_uuid=request_uuid,
-            root_uuid=root_uuid or request_uuid,
-            timeout=timeout,
-            start_at=start_at,
-            created_at=now,
-            sent_at=now if send_now else None,
-        )
-        if send_now:
-            transaction.on_commit(partial(dispatch.send, request), using=using)
-    return request
+    return JobRequest(
+        job_class=job_class,
+        parameters=parameters,
+        queue=_check_queue(job.default_queue() if queue is None else queue),
+        priority=_check_int("priority", job.default_priority() if priority is None else priority),
+        retries=_check_int("retries", job.default_retries() if retries is None else retries, lo=0),
+        retry_attempt=_check_int("retry_attempt", retry_attempt, lo=0),
+        concurrency_key=_check_key(concurrency_key),
+        timeout=None if timeout is None else _check_int("timeout", timeout, lo=1),
+        job_request_uuid=request_uuid,
+        root_uuid=root_uuid or request_uuid,
+        start_at=start_at,
+        created_at=now,
+        sent_at=now if send_now else None,
+    )
 
 
 def start_time(delay: Delay | None) -> datetime | None:
