@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_keyless_jobs_are_inserted_with_one_statement():
     with CaptureQueriesContext(connection) as queries:
         requests = bulk_run_in_worker([NoopJob(i) for i in range(60)], priority=3)
-    inserts = [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    sql = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+    inserts = [s for s in sql if s.startswith("INSERT")]
     assert len(inserts) == 1
     assert JobRequest.objects.count() == 60
     assert {r.priority for r in JobRequest.objects.all()} == {3}
