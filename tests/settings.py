@@ -15,3 +15,20 @@ if os.environ.get("JOBKIT_USE_TEST_DATABASE"):
     _db["NAME"] = _db.get("TEST", {}).get("NAME") or f"test_{_db['NAME']}"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Short reliability intervals for the test run, overridable from the environment so that
+# worker subprocesses started by a test see the same values as the test itself.
+JOBKIT_HEARTBEAT_INTERVAL = float(os.environ.get("JOBKIT_HEARTBEAT_INTERVAL", 0.5))
+JOBKIT_HEARTBEAT_TIMEOUT = float(os.environ.get("JOBKIT_HEARTBEAT_TIMEOUT", 10))
+JOBKIT_SWEEP_INTERVAL = float(os.environ.get("JOBKIT_SWEEP_INTERVAL", 1))
+JOBKIT_RESEND_AFTER = float(os.environ.get("JOBKIT_RESEND_AFTER", 600))
+JOBKIT_DELAY_HORIZON = float(os.environ.get("JOBKIT_DELAY_HORIZON", 60))
+JOBKIT_TIMEOUT_GRACE = float(os.environ.get("JOBKIT_TIMEOUT_GRACE", 2))
+
+# A cache every process of a test run shares (workers report hooks through it).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "test-cache"),  # noqa: F405
+    }
+}
