@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -171,3 +172,95 @@ class AtMostTwoPerTenantJob(Job):
 
     def run(self) -> str:
         return self.tenant
+
+
+@register_job
+class AppendLineJob(Job):
+    """Appends a line to a file: the file tells how many times the job body really ran."""
+
+    def __init__(self, path: str, line: str = "ran"):
+        self.path = path
+        self.line = line
+
+    def run(self) -> str:
+        with open(self.path, "a") as file:
+            file.write(self.line + "\n")
+        return self.line
+
+
+@register_job
+class BackoffFailingJob(Job):
+    """Always fails; retry `attempt` waits `attempt` seconds (1 s before the first retry)."""
+
+    def __init__(self, retries: int = 2):
+        self.retries = retries
+
+    def default_retries(self) -> int:
+        return self.retries
+
+    def calculate_retry_delay(self, attempt: int) -> int:
+        return attempt
+
+    def run(self) -> None:
+        raise RuntimeError("this attempt failed")
+
+
+@register_job
+class UsernameJob(Job):
+    """Takes a model instance (an auth User) and returns what the worker fetched."""
+
+    def __init__(self, user: Any, *, retries: int = 0):
+        self.user = user
+        self.retries = retries
+
+    def default_retries(self) -> int:
+        return self.retries
+
+    def run(self) -> dict[str, Any]:
+        return {"pk": self.user.pk, "username": self.user.username}
+
+
+@register_job
+class SleepFirstAttemptJob(Job):
+    """Sleeps on its first attempt (to be killed, cancelled or timed out), then succeeds."""
+
+    def __init__(self, seconds: float = 30, *, retries: int = 0, timeout: int | None = None):
+        self.seconds = seconds
+        self.retries = retries
+        self.timeout = timeout
+
+    def default_retries(self) -> int:
+        return self.retries
+
+    def default_timeout(self) -> int | None:
+        return self.timeout
+
+    def run(self) -> str:
+        from django_jobkit.models import JobResult
+
+        if not JobResult.objects.filter(job_class="tests.jobs.SleepFirstAttemptJob").exists():
+            time.sleep(self.seconds)
+            return "slept"
+        return "second attempt"
+
+    def on_aborted(self, result: Any) -> None:
+        from django.core.cache import cache
+
+        cache.set(f"aborted-{result.job_request_uuid}", result.status, 300)
+
+
+@register_job
+class IgnoresSoftLimitJob(Job):
+    """Swallows the soft time limit and keeps going, so only the hard limit can stop it."""
+
+    def default_timeout(self) -> int:
+        return 1
+
+    def run(self) -> str:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(SoftTimeLimitExceeded):
+                time.sleep(0.1)
+        return "survived"

@@ -1,4 +1,4 @@
-"""The sweeper's steps on real rows: sending what never left, lost jobs, unknown classes, pruning."""
+"""The sweeper on real rows: sending what never left, lost jobs, unknown classes, pruning."""
 
 from __future__ import annotations
 
