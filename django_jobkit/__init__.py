@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DeferJob", "Job", "bulk_run_in_worker", "register_job"]
+__all__ = ["DeferJob", "Job", "Schedule", "bulk_run_in_worker", "register_job"]
 
 try:
     __version__ = metadata.version("django-jobkit")
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .exceptions import DeferJob
     from .jobs import Job, bulk_run_in_worker
     from .registry import register_job
+    from .scheduling import Schedule
 
 # Resolved lazily so that `import django_jobkit` in settings or celery.py never imports models.
 _LAZY = {
@@ -23,6 +24,7 @@ _LAZY = {
     "bulk_run_in_worker": ".jobs",
     "register_job": ".registry",
     "DeferJob": ".exceptions",
+    "Schedule": ".scheduling",
 }
 
 

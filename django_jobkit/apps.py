@@ -19,6 +19,14 @@ class JobkitConfig(AppConfig):
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.
         autodiscover_modules("jobs")
+
+        # Scheduled jobs: the fire_schedule task and beat's signal handlers, and beat's rows
+        # kept in sync with the code after every migrate.
+        from . import beat
+
+        post_migrate.connect(
+            beat.sync_after_migrate, sender=self, dispatch_uid="django_jobkit.sync_schedules"
+        )
         post_migrate.connect(_install_periodic_tasks, sender=self)
 
 

@@ -149,3 +149,58 @@ def check_broker_priorities(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.compatibility)
+def check_schedules(**kwargs: Any) -> list[CheckMessage]:
+    """E010-E013: every schedule (Job classes' `schedule`, JOBKIT_SCHEDULE) can be used."""
+    from .scheduling import collect
+
+    return [
+        Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id)
+        for problem in collect()[1]
+    ]
+
+
+#: django-celery-beat 2.8.0 could leave a crontab whose hour is far from beat's start hour
+#: out of its schedule for good (django-celery-beat#956); 2.8.1 re-reads it every 5 minutes.
+MIN_BEAT_VERSION = (2, 9)
+
+
+@register(Tags.compatibility)
+def check_beat_version(**kwargs: Any) -> list[CheckMessage]:
+    from importlib import metadata
+
+    try:
+        version = metadata.version("django-celery-beat")
+    except metadata.PackageNotFoundError:
+        return []
+    return beat_version_errors(version)
+
+
+def beat_version_errors(version: str) -> list[CheckMessage]:
+    numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if numbers >= MIN_BEAT_VERSION:
+        return []
+    return [
+        Error(
+            f"django-celery-beat {version} is installed; scheduled jobs need 2.9 or newer.",
+            hint="Older releases may never fire a crontab whose hour is far from the hour beat "
+            "started (django-celery-beat#956); pip install 'django-celery-beat>=2.9'.",
+            id="django_jobkit.E014",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_beat_tz_aware(**kwargs: Any) -> list[CheckMessage]:
+    if getattr(settings, "DJANGO_CELERY_BEAT_TZ_AWARE", True):
+        return []
+    return [
+        Warning(
+            "DJANGO_CELERY_BEAT_TZ_AWARE is False: beat ignores the time zone of schedules.",
+            hint="Scheduled jobs would fire at their hour in UTC, not in their zone; remove "
+            "the setting (it defaults to True).",
+            id="django_jobkit.W004",
+        )
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 
@@ -15,6 +17,30 @@ class Settings:
     def WAIT_POLL_INTERVAL(self) -> float:
         """Longest pause, in seconds, between two looks at the database in `JobRequest.wait`."""
         return float(getattr(settings, "JOBKIT_WAIT_POLL_INTERVAL", 0.2))
+
+    @property
+    def SCHEDULE(self) -> list[Any]:
+        """Schedules of jobs with arguments: ("app.jobs.SomeJob", "<cron>", {options}) tuples."""
+        return list(getattr(settings, "JOBKIT_SCHEDULE", []))
+
+    @property
+    def SCHEDULE_QUEUE(self) -> str:
+        """Queue of the small task beat sends at each occurrence (it enqueues the job)."""
+        return str(getattr(settings, "JOBKIT_SCHEDULE_QUEUE", "default"))
+
+    @property
+    def SCHEDULE_CATCH_UP_LIMIT(self) -> int:
+        """Most missed occurrences a `catch_up` schedule enqueues when beat starts again."""
+        return int(getattr(settings, "JOBKIT_SCHEDULE_CATCH_UP_LIMIT", 10))
+
+    @property
+    def SCHEDULE_MISFIRE_GRACE(self) -> float:
+        """Seconds after its time an occurrence is still enqueued when beat fires it late.
+
+        Beat fires a missed occurrence once when it comes back; later than this, a schedule
+        without `catch_up` skips it.
+        """
+        return float(getattr(settings, "JOBKIT_SCHEDULE_MISFIRE_GRACE", 300))
 
     @property
     def SWEEP_INTERVAL(self) -> float:

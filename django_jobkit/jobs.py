@@ -24,6 +24,7 @@ from .parameters import encode_arguments
 
 if TYPE_CHECKING:
     from .models import JobRequest, JobResult
+    from .scheduling import Schedule
 
 Delay = float | timedelta | datetime
 
@@ -36,7 +37,7 @@ class Job:
     """
 
     #: A cron `Schedule` on which the job is enqueued by the worker cluster.
-    schedule: ClassVar[Any] = None
+    schedule: ClassVar[Schedule | None] = None
 
     _jobkit_args: tuple[Any, ...]
     _jobkit_kwargs: dict[str, Any]

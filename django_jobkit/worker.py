@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import traceback
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_jobkit.worker")
 
+#: What billiard's SIGTERM handler in a pool child raises SystemExit with.
+SIGTERM_EXIT = -(256 - signal.SIGTERM)
+
 #: Failures a retry cannot mend: the same input would fail the same way.
 PERMANENT_ERRORS = (UnknownJobClass, CorruptJobParameters, ReferencedObjectMissing)
 
@@ -57,7 +61,15 @@ def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
     process = claim(request_uuid, task_request)
     if process is None:
         return None
-    return record(process, run(process))
+    outcome = run(process)
+    result = record(process, outcome)
+    if result is not None and result.status in (JobResult.Status.CANCELLED, JobResult.Status.LOST):
+        from .aborting import notify_aborted
+
+        notify_aborted(result)
+    if outcome.stop_child is not None:
+        raise outcome.stop_child  # the pool is terminating this child: let it go
+    return result
 
 
 def claim(request_uuid: str, task_request: Any) -> JobProcess | None:
@@ -107,6 +119,7 @@ class Outcome:
     started_at: datetime = field(default_factory=timezone.now)
     defer: DeferJob | None = None
     retryable: bool = True
+    stop_child: BaseException | None = None
 
 
 def run(process: JobProcess) -> Outcome:
@@ -122,8 +135,10 @@ def run(process: JobProcess) -> Outcome:
         outcome = _errored(exc, started_at)
         outcome.error = timed_out_message(process.timeout)
         return outcome
-    except BaseException as exc:
+    except Exception as exc:
         return _errored(exc, started_at)
+    except BaseException as exc:  # a job's sys.exit() must not kill the worker
+        return _interrupted(process, exc, started_at)
     try:
         json.dumps(value, cls=DjangoJSONEncoder)
     except (TypeError, ValueError) as exc:
@@ -134,6 +149,34 @@ def run(process: JobProcess) -> Outcome:
             retryable=False,
         )
     return Outcome(JobResult.Status.SUCCESSFUL, return_value=value, started_at=started_at)
+
+
+def _interrupted(process: JobProcess, exc: BaseException, started_at: datetime) -> Outcome:
+    """SystemExit or KeyboardInterrupt: a cancel, a hard time limit, or the job's own doing.
+
+    The pool terminates a child with SIGTERM, which billiard turns into SystemExit: for a
+    cancel or a time limit the attempt is recorded as such and the exception re-raised so the
+    child exits as the pool intends. A job's own `sys.exit()` is an ordinary error.
+    """
+    cancel_requested = JobProcess.objects.filter(
+        pk=process.pk, cancel_requested_at__isnull=False
+    ).exists()
+    elapsed = (timezone.now() - process.started_at).total_seconds()
+    if cancel_requested:
+        outcome = Outcome(
+            JobResult.Status.CANCELLED, error="cancelled while running", retryable=False
+        )
+    elif process.timeout and elapsed >= process.timeout:
+        outcome = Outcome(JobResult.Status.ERRORED, error=timed_out_message(process.timeout))
+    elif isinstance(exc, SystemExit) and exc.code == SIGTERM_EXIT:
+        # The child itself was sent SIGTERM (e.g. a service manager stopping the whole
+        # process group): the job did not fail, it was interrupted; retried like a lost one.
+        outcome = Outcome(JobResult.Status.LOST, error="its worker child was stopped (SIGTERM)")
+    else:
+        return _errored(exc, started_at)
+    outcome.started_at = started_at
+    outcome.stop_child = exc
+    return outcome
 
 
 def timed_out_message(timeout: int | None) -> str:

@@ -6,6 +6,7 @@ example project; with neither set the suite runs on SQLite and the filesystem tr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -135,8 +136,9 @@ class WorkerProcess:
         wait_for(ready, timeout, "the worker to be ready")
 
     def stop(self, timeout: float = 30) -> None:
+        """Warm shutdown as a service manager does it: SIGTERM to the main process only."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.kill(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -179,3 +181,69 @@ def test_database_env(django_db_setup: None, django_db_blocker: Any) -> dict[str
         "JOBKIT_USE_TEST_DATABASE": "1",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+@pytest.fixture(scope="session")
+def _queues_to_drop() -> Iterator[list[str]]:
+    """Queues made by `fresh_queue`, removed from the broker once every worker has stopped."""
+    names: list[str] = []
+    yield names
+    if not names:
+        return
+    from example_project.celery import app
+
+    with app.connection_for_write() as conn:
+        for name in names:
+            channel = conn.channel()
+            try:
+                if broker_kind() == "amqp":
+                    channel.queue_delete(name)
+                    channel.exchange_delete(name)
+                else:
+                    channel.queue_purge(name)
+            except Exception:  # never declared (the test did not get that far): nothing to drop
+                pass
+            finally:
+                channel.close()
+
+
+@pytest.fixture
+def fresh_queue(_queues_to_drop: list[str]) -> Callable[[], str]:
+    """Make queue names no earlier test or run has used; the broker forgets them after the run."""
+
+    def make() -> str:
+        name = f"t-{uuid.uuid4().hex[:10]}"
+        _queues_to_drop.append(name)
+        return name
+
+    return make
+
+
+@pytest.fixture
+def start_inprocess_worker(celery_app: Any, transactional_db: None) -> Iterator[Callable[..., Any]]:
+    """Start Celery's embedded worker (solo pool, in a thread) on the given queues, when needed.
+
+    Unlike `inprocess_worker` it can start after jobs were enqueued and consume fresh queues. It
+    is pinged through its first queue before use, and stopped after the test. One at a time.
+    """
+    from celery.contrib.testing.tasks import ping
+    from celery.contrib.testing.worker import start_worker
+    from celery.result import allow_join_result
+
+    with contextlib.ExitStack() as stack:
+
+        def start(queues: list[str]) -> Any:
+            worker = stack.enter_context(
+                start_worker(
+                    celery_app,
+                    pool="solo",
+                    queues=queues,
+                    perform_ping_check=False,
+                    shutdown_timeout=30,
+                )
+            )
+            with allow_join_result():
+                assert ping.apply_async(queue=queues[0]).get(timeout=20, interval=0.05) == "pong"
+            return worker
+
+        yield start
