@@ -5,7 +5,7 @@ restricts it to standard 5-field cron — the syntax that django-celery-beat's c
 fires the schedules, understands too — and turns each expression into the fields of beat's
 `CrontabSchedule` rows. Time zones are zoneinfo zones; the default is `TIME_ZONE`.
 
-Nothing here touches the database: syncing into django-celery-beat and firing live in `beat`.
+Syncing into django-celery-beat and firing the occurrences live in `beat`.
 """
 
 from __future__ import annotations
@@ -147,12 +147,15 @@ class Schedule:
             local = datetime.fromtimestamp(local.timestamp(), self.timezone)
         return local
 
+    # Aware datetimes sharing a tzinfo compare by wall clock, ignoring `fold`: the two 02:30s
+    # of a fall-back night would be "equal". Occurrences are compared by timestamp instead.
+
     def next_after(self, moment: datetime) -> datetime:
         """The first occurrence strictly after `moment` (aware), in the schedule's zone."""
         it = self._iter(moment)
         while True:
             candidate = self.canonical(it.get_next(datetime))
-            if candidate > moment:
+            if candidate.timestamp() > moment.timestamp():
                 return candidate
 
     def latest_at_or_before(self, moment: datetime) -> datetime:
@@ -168,9 +171,9 @@ class Schedule:
         it = self._iter(until + timedelta(microseconds=1))
         while len(found) < limit:
             occurrence = self.canonical(it.get_prev(datetime))
-            if occurrence <= after:
+            if occurrence.timestamp() <= after.timestamp():
                 break
-            if not found or occurrence != found[-1]:
+            if not found or occurrence.timestamp() != found[-1].timestamp():
                 found.append(occurrence)
         return found[::-1]
 
@@ -194,7 +197,7 @@ def parse_cron(expression: Any) -> tuple[str, str, str, str, str]:
                 f"of {', '.join(SPECIALS)}"
             )
         text = SPECIALS[text]
-    parts = text.split(" ")
+    parts = text.split()
     if len(parts) != 5:
         raise InvalidSchedule(
             f"invalid cron expression {expression!r}: it has {len(parts)} fields; standard "
@@ -315,6 +318,34 @@ def occurrence_of(concurrency_key: str) -> datetime | None:
     if not marker or not epoch.isdigit() or (head and not head.endswith(":")):
         return None
     return datetime.fromtimestamp(int(epoch), UTC)
+
+
+def previous_run_pending(job: Job, concurrency_key: str) -> bool:
+    """For `should_enqueue`: True while an earlier occurrence of the schedule waits or runs.
+
+    "Skip this run if the previous one is still going":
+
+        def should_enqueue(self, concurrency_key):
+            return not previous_run_pending(self, concurrency_key)
+
+    For a key that is not an occurrence's, this is the default rule (same key pending or
+    running, never for an empty key).
+    """
+    from . import registry
+    from .models import JobProcess, JobRequest
+
+    head, marker, _epoch = concurrency_key.rpartition(OCCURRENCE_MARKER)
+    filters: dict[str, Any] = {"job_class": registry.name_for(type(job))}
+    if marker:
+        filters["concurrency_key__startswith"] = head + marker
+    elif concurrency_key:
+        filters["concurrency_key"] = concurrency_key
+    else:
+        return False
+    return (
+        JobRequest.objects.filter(**filters).exists()
+        or JobProcess.objects.filter(**filters).exists()
+    )
 
 
 @dataclass
