@@ -1,0 +1,14 @@
+"""Django settings of the jobkit benchmark: example_project's, plus the `bench` app's jobs.
+
+Everything that decides performance (database options, Celery settings) is example_project's,
+that is what users start from; only DEBUG is forced off and the remote-control exchanges are
+renamed so bench workers never answer other workers' broadcasts.
+"""
+
+from bench.common import CONTROL_EXCHANGE, EVENT_EXCHANGE
+from example_project.settings import *  # noqa: F403
+
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405
+DEBUG = False
+CELERY_CONTROL_EXCHANGE = CONTROL_EXCHANGE
+CELERY_EVENT_EXCHANGE = EVENT_EXCHANGE
