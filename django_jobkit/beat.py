@@ -78,7 +78,7 @@ class SyncReport:
             ("left paused (paused in the admin)", self.paused),
             ("skipped (name used by a periodic task jobkit does not manage)", self.conflicts),
         ]
-        return [f"{name}: {what}" for what, names in words for name in names]
+        return [f"{what}: {name!r}" for what, names in words for name in names]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,7 @@ def _create(spec: BeatRow, using: str) -> None:
 
 
 def _update(row: PeriodicTask, spec: BeatRow, report: SyncReport, using: str) -> None:
+    removed_by_jobkit = row.description.startswith(REMOVED_NOTE)
     changed = False
     for name, value in _row_fields(spec).items():
         if getattr(row, name) != value:
@@ -208,10 +209,10 @@ def _update(row: PeriodicTask, spec: BeatRow, report: SyncReport, using: str) ->
         row.interval = row.solar = row.clocked = None
         changed = True
     if not row.enabled:
-        if row.description.startswith(REMOVED_NOTE):  # jobkit disabled it: the schedule is back
+        if removed_by_jobkit:  # jobkit disabled it when the schedule went: it is back
             row.enabled = True
             report.enabled.append(row.name)
-        else:
+        else:  # paused in the admin: stays paused
             report.paused.append(row.name)
     if changed and row.name not in report.enabled:
         report.updated.append(row.name)
@@ -248,7 +249,7 @@ def sync_after_migrate(
     report = sync_schedules(using=using)
     if verbosity >= 1 and report.changed and stdout is not None:
         for line in report.lines():
-            stdout.write(f"  jobkit schedule {line}\n")
+            stdout.write(f"  jobkit schedules, {line}\n")
 
 
 # --- firing --------------------------------------------------------------------------------

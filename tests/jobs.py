@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from django_jobkit import DeferJob, Job, register_job
+from django_jobkit import DeferJob, Job, Schedule, register_job
 
 
 @register_job
@@ -264,3 +264,44 @@ class IgnoresSoftLimitJob(Job):
             with contextlib.suppress(SoftTimeLimitExceeded):
                 time.sleep(0.1)
         return "survived"
+
+
+# --- scheduled jobs ---------------------------------------------------------------------------
+
+#: Set in the beat and worker subprocesses of the end-to-end beat test only, so no other test's
+#: beat ever fires this every-minute schedule.
+BEAT_TEST_SCHEDULES = bool(os.environ.get("JOBKIT_TEST_SCHEDULES"))
+
+
+@register_job
+class EveryMinuteJob(Job):
+    """Scheduled every minute, in the end-to-end beat test's processes."""
+
+    schedule = Schedule.from_cron("* * * * *") if BEAT_TEST_SCHEDULES else None
+
+    def run(self) -> str:
+        return "tick"
+
+
+@register_job
+class ReportJob(Job):
+    """Takes an argument, so the tests schedule it from JOBKIT_SCHEDULE."""
+
+    def __init__(self, region: str = "eu"):
+        self.region = region
+
+    def run(self) -> str:
+        return self.region
+
+
+@register_job
+class OneAtATimeJob(Job):
+    """Skips an occurrence while an earlier occurrence is still waiting or running."""
+
+    def should_enqueue(self, concurrency_key: str) -> bool:
+        from django_jobkit.scheduling import previous_run_pending
+
+        return not previous_run_pending(self, concurrency_key)
+
+    def run(self) -> str:
+        return "done"

@@ -5,7 +5,7 @@ import random
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 
-from django_jobkit import Job, register_job
+from django_jobkit import Job, Schedule, register_job
 
 
 @register_job
@@ -59,3 +59,17 @@ class RebuildUserStatsJob(Job):
 
     def run(self) -> dict:
         return {"user": self.user.pk, "logins": 1 if self.user.last_login else 0}
+
+
+@register_job
+class ClearExpiredSessionsJob(Job):
+    """Nightly cleanup, on a cron schedule: beat enqueues it at 03:30 every night."""
+
+    schedule = Schedule.from_cron("30 3 * * *")
+
+    def run(self) -> dict:
+        from django.contrib.sessions.models import Session
+        from django.utils import timezone
+
+        deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+        return {"deleted_sessions": deleted}
