@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +88,14 @@ def inprocess_worker(celery_app: Any, transactional_db: None) -> Iterator[Any]:
 class WorkerProcess:
     """A real `celery -A example_project worker` subprocess, as a user would run it."""
 
-    def __init__(self, queues: list[str], concurrency: int, pool: str, log: Path) -> None:
+    def __init__(
+        self,
+        queues: list[str],
+        concurrency: int,
+        pool: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = f"w{uuid.uuid4().hex[:8]}@%h"
         self.log = log
         env = {
@@ -93,6 +103,7 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "JOBKIT_USE_TEST_DATABASE": "1",
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
@@ -159,9 +170,10 @@ def start_worker_process(
         concurrency: int = 1,
         pool: str = "prefork",
         ready: bool = True,
+        env: dict[str, str] | None = None,
     ) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
-        worker = WorkerProcess(queues or ["default"], concurrency, pool, log)
+        worker = WorkerProcess(queues or ["default"], concurrency, pool, log, env)
         started.append(worker)
         if ready:
             worker.wait_ready()
@@ -247,3 +259,80 @@ def start_inprocess_worker(celery_app: Any, transactional_db: None) -> Iterator[
             return worker
 
         yield start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A private redis-server on a loopback port, to stop and start without disturbing others."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def accepting() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_for(accepting, 20, "redis-server to accept connections")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextmanager
+def publishing_to(app: Any, url: str) -> Iterator[None]:
+    """Make this process's Celery app publish to another broker (real connections)."""
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+
+    def switch(broker: str, options: Any) -> None:
+        app.conf.broker_url = broker
+        app.conf.broker_transport_options = options
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    options = {"priority_steps": list(range(10)), "sep": ":", "queue_order_strategy": "priority"}
+    switch(url, options if url.startswith("redis") else {})
+    try:
+        yield
+    finally:
+        switch(*saved)
