@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                 from bench import bigtables
 
                 phase(results, "explain", lambda: bigtables.explain(run))
+    except SystemExit:
+        results["error"] = "interrupted"
+        raise
     finally:
         run.cleanup()
         system.reset()

@@ -107,7 +107,8 @@ def table(systems: dict[str, Any]) -> str:
         values = [get(systems.get(name), path) for name in present]
         if all(value is None for value in values):
             continue
-        cells = [f"{label:<44}", *[f"{fmt(v):>10}" for v in values]]
+        shown = [fmt(v) if path[0] != "dedup" or v is None else f"{v:.0f}" for v in values]
+        cells = [f"{label:<44}", *[f"{v:>10}" for v in shown]]
         jobkit = get(systems.get("jobkit"), path)
         for peer in peers:
             r = ratio(jobkit, get(systems.get(peer), path))
@@ -179,6 +180,5 @@ def targets(systems: dict[str, Any], sizes: dict[str, int]) -> list[dict[str, An
 
 def render_targets(items: list[dict[str, Any]]) -> str:
     return "\n".join(
-        f"  {item['verdict']:<5} {item['target']:<52} measured {fmt(item['value'])}"
-        for item in items
+        f"  {item['verdict']:<5} {item['target']:<66} {fmt(item['value']):>8}" for item in items
     )

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -230,6 +231,10 @@ def machine(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C (even when started in the background) and SIGTERM unwind through `finally`: the
+    # running driver is stopped, and it stops its worker.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = sizes_from(args)
     systems = [name for name in NAMES if name in args.systems.split(",")]
     all_configs = configs(args.postgres_url, args.redis_url, args.amqp_url)
@@ -334,10 +339,15 @@ def render(document: dict[str, Any], path: Path) -> str:
         lines.append(report.render_targets(config["targets"]))
         if isinstance(explain, dict) and "file" in explain:
             lines += ["", f"-- EXPLAIN of jobkit's hot queries ({explain['note']}):"]
+            lines += [f"   SEQUENTIAL SCAN: {scan}" for scan in explain["seq_scans"]]
             lines.append(Path(explain["file"]).read_text())
     lines += ["", f"JSON: {path}   ({document['seconds']:.0f} s)"]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted; workers stopped, partial results written under bench/out/")
+        sys.exit(130)
