@@ -35,7 +35,7 @@ def broker_level(priority: int) -> int:
 def broker_kind(app: Any = None) -> str:
     """'redis', 'amqp', 'filesystem' or the transport's own name, from the broker URL."""
     app = app or current_app
-    url = app.conf.broker_url or ""
+    url = app.conf.broker_write_url or app.conf.broker_url or ""
     if isinstance(url, list | tuple):
         url = url[0] if url else ""
     scheme = str(url).split("://", 1)[0].split("+", 1)[0].lower()

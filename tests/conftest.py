@@ -320,11 +320,13 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @contextmanager
 def publishing_to(app: Any, url: str) -> Iterator[None]:
     """Make this process's Celery app publish to another broker (real connections)."""
-    saved = app.conf.broker_url, app.conf.broker_transport_options
+    # broker_url itself stays as Django's settings say; the write/read URLs take precedence.
+    saved = app.conf.broker_write_url, app.conf.broker_transport_options
 
     def switch(broker: str, options: Any) -> None:
-        app.conf.broker_url = broker
-        app.conf.broker_transport_options = options
+        app.conf.update(
+            broker_write_url=broker, broker_read_url=broker, broker_transport_options=options
+        )
         if app._pool is not None:
             app._pool.force_close_all()
         app._pool = None
