@@ -85,8 +85,9 @@ def test_delayed_jobs_survive_a_broker_restart_and_a_worker_restart(
 ):
     env = {"CELERY_BROKER_URL": private_redis.url}
     worker = start_worker_process(env=env)
-    with publishing_to(celery_app, private_redis.url), override_settings(
-        JOBKIT_DELAY_HORIZON=2, JOBKIT_RESEND_AFTER=3
+    with (
+        publishing_to(celery_app, private_redis.url),
+        override_settings(JOBKIT_DELAY_HORIZON=2, JOBKIT_RESEND_AFTER=3),
     ):
         held_by_broker = RecordStartJob("eta").run_in_worker(delay=1.5)  # an ETA message
         held_in_db = RecordStartJob("db").run_in_worker(delay=6)  # waits in the database
