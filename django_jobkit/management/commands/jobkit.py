@@ -92,8 +92,32 @@ class SyncSchedules(Subcommand):
             command.stdout.write("Schedules are in sync.")
 
 
+class Sweep(Subcommand):
+    help = (
+        "Send unsent and due delayed jobs, record lost ones, prune old results: once, or every "
+        "JOBKIT_SWEEP_INTERVAL seconds with --loop (for projects that run no beat)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="Sweep until interrupted.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        import time
+
+        from django_jobkit.conf import jobkit_settings
+        from django_jobkit.sweeper import Sweeper
+
+        sweeper = Sweeper()
+        while True:
+            command.stdout.write(f"sweep: {sweeper.sweep()}")
+            if not options["loop"]:
+                return
+            time.sleep(jobkit_settings.SWEEP_INTERVAL)
+
+
 SUBCOMMANDS: dict[str, type[Subcommand]] = {
     "schedules": Schedules,
+    "sweep": Sweep,
     "sync_schedules": SyncSchedules,
 }
 
