@@ -305,3 +305,24 @@ class OneAtATimeJob(Job):
 
     def run(self) -> str:
         return "done"
+
+
+@register_job
+class SoakJob(Job):
+    """Fails at random (retried twice), sometimes takes a while so that kills land mid-job."""
+
+    def __init__(self, n: int, failure_rate: float = 0.1):
+        self.n = n
+        self.failure_rate = failure_rate
+
+    def default_retries(self) -> int:
+        return 2
+
+    def run(self) -> int:
+        import random
+
+        if random.random() < 0.01:
+            time.sleep(random.uniform(0.05, 0.3))
+        if random.random() < self.failure_rate:
+            raise RuntimeError("random failure")
+        return self.n
