@@ -114,3 +114,21 @@ def test_warm_shutdown_finishes_running_jobs_and_loses_none_of_the_waiting(start
     for i, request in enumerate(waiting):
         assert request.wait(timeout=30).return_value == i
     assert JobResult.objects.count() == 6
+
+
+def test_worker_database_connections_killed_between_jobs(start_worker_process):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    start_worker_process(concurrency=1)
+    assert NoopJob(1).run_in_worker().wait(timeout=30).return_value == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        killed = cursor.fetchall()
+    assert killed, "the worker held no connection to kill"
+    assert NoopJob(2).run_in_worker().wait(timeout=30).return_value == 2
+    assert NoopJob(3).run_in_worker().wait(timeout=30).return_value == 3
