@@ -289,15 +289,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def busy(m: dict[str, Any]) -> bool:
+    loads = [m["load_average_at_start"][0], m["load_average_at_end"][0]]
+    return max(loads) > 0.75 * (m.get("cpus") or 1)
+
+
 def render(document: dict[str, Any], path: Path) -> str:
     m = document["machine"]
     sizes = document["sizes"]
     lines = [
         "",
-        f"django-jobkit benchmark{' (--quick)' if document['quick'] else ''}: "
-        f"{m.get('cpus')} CPUs ({m.get('cpu', '?')}), load {m['load_average_at_start'][0]:.2f} "
-        f"at start; PostgreSQL {m.get('postgresql_server', '?')}, Redis "
-        f"{m.get('redis_server', '?')}, Celery {m.get('celery')}, Django {m.get('django')}",
+        f"django-jobkit benchmark{' (--quick)' if document['quick'] else ''}, "
+        f"{document['started']}: {m.get('cpus')} CPUs ({m.get('cpu', '?')}), PostgreSQL "
+        f"{str(m.get('postgresql_server', '?')).split()[0]}, Redis {m.get('redis_server', '?')}, "
+        f"Celery {m.get('celery')}, Django {m.get('django')}",
+        f"load average {m['load_average_at_start'][0]:.2f} at start, "
+        f"{m['load_average_at_end'][0]:.2f} at end"
+        + (" (a busy machine: expect noisy figures)" if busy(m) else ""),
         f"worker: celery worker {' '.join(document['worker_flags'])}",
         f"sizes: enqueue/drain {sizes['enqueue']:,}, bulk {sizes['bulk']:,}, latency "
         f"{sizes['latency']:,} sequential, memory over {sizes['rss']:,} jobs, dedup "
