@@ -179,6 +179,12 @@ def targets(systems: dict[str, Any], sizes: dict[str, int]) -> list[dict[str, An
 
 
 def render_targets(items: list[dict[str, Any]]) -> str:
+    def shown(item: dict[str, Any]) -> str:
+        value = item["value"]
+        if value is not None and item["target"].startswith("dedup"):
+            return f"{value:.0f}"
+        return fmt(value)
+
     return "\n".join(
-        f"  {item['verdict']:<5} {item['target']:<66} {fmt(item['value']):>8}" for item in items
+        f"  {item['verdict']:<5} {item['target']:<66} {shown(item):>8}" for item in items
     )
