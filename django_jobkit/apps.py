@@ -14,7 +14,7 @@ class JobkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, heartbeat  # noqa: F401 - register system checks, worker signals
+        from . import checks, connections, heartbeat  # noqa: F401 - checks, worker signals
 
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.

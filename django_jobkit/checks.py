@@ -204,3 +204,40 @@ def check_beat_tz_aware(**kwargs: Any) -> list[CheckMessage]:
             id="django_jobkit.W004",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_worker_connections(**kwargs: Any) -> list[CheckMessage]:
+    return connection_warnings(settings.DATABASES, jobkit_settings.KEEP_DB_CONNECTIONS)
+
+
+def connection_warnings(
+    databases: Mapping[str, Mapping[str, Any]], keep: bool
+) -> list[CheckMessage]:
+    """Settings that would make workers reconnect to the database for every job."""
+    if not keep:
+        return []
+    messages: list[CheckMessage] = []
+    for alias, db in databases.items():
+        if db.get("ENGINE") == "django.db.backends.sqlite3":
+            continue  # opening a file costs next to nothing
+        if db.get("CONN_MAX_AGE", 0) == 0:
+            messages.append(
+                Warning(
+                    f"Database {alias!r} has CONN_MAX_AGE = 0: workers open a new connection "
+                    "for every job.",
+                    hint="Set CONN_MAX_AGE (e.g. 60, or None for no limit) and "
+                    "CONN_HEALTH_CHECKS = True; jobkit keeps worker connections by them.",
+                    id="django_jobkit.W004",
+                )
+            )
+        elif not db.get("CONN_HEALTH_CHECKS", False):
+            messages.append(
+                Warning(
+                    f"Database {alias!r} keeps connections without CONN_HEALTH_CHECKS.",
+                    hint="Set CONN_HEALTH_CHECKS = True, so that a worker whose connection was "
+                    "dropped (database restart, idle timeout) reconnects instead of failing a job.",
+                    id="django_jobkit.W005",
+                )
+            )
+    return messages

@@ -90,5 +90,11 @@ class Settings:
         """Rows one sweep step handles at most, so no sweep holds long locks."""
         return int(getattr(settings, "JOBKIT_SWEEP_BATCH_SIZE", 1000))
 
+    @property
+    def KEEP_DB_CONNECTIONS(self) -> bool:
+        """Keep database connections between jobs in workers, by CONN_MAX_AGE, instead of
+        Celery's close-around-every-task (see django_jobkit.connections)."""
+        return bool(getattr(settings, "JOBKIT_KEEP_DB_CONNECTIONS", True))
+
 
 jobkit_settings = Settings()

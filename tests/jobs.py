@@ -326,3 +326,16 @@ class SoakJob(Job):
         if random.random() < self.failure_rate:
             raise RuntimeError("random failure")
         return self.n
+
+
+@register_job
+class ConnectionIdJob(Job):
+    """The database's id for the connection this job ran on (PostgreSQL and MySQL only)."""
+
+    def run(self) -> list[int]:
+        from django.db import connection
+
+        query = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
+        with connection.cursor() as cursor:
+            cursor.execute(query[connection.vendor])
+            return [os.getpid(), cursor.fetchone()[0]]

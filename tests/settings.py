@@ -32,3 +32,5 @@ CACHES = {
         "LOCATION": str(VAR_DIR / "test-cache"),  # noqa: F405
     }
 }
+
+JOBKIT_KEEP_DB_CONNECTIONS = os.environ.get("JOBKIT_KEEP_DB_CONNECTIONS", "1") == "1"

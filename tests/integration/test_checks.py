@@ -103,3 +103,15 @@ def test_manage_py_check_runs_jobkit_checks():
 @pytest.mark.django_db
 def test_migrations_match_models():
     call_command("makemigrations", "django_jobkit", "--check", "--dry-run", verbosity=0)
+
+
+def test_w004_w005_worker_connections():
+    pg = {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}
+    assert ids(checks.connection_warnings({"default": pg}, keep=True)) == ["django_jobkit.W004"]
+    kept = {**pg, "CONN_MAX_AGE": 60}
+    assert ids(checks.connection_warnings({"default": kept}, keep=True)) == ["django_jobkit.W005"]
+    checked = {**kept, "CONN_HEALTH_CHECKS": True}
+    assert checks.connection_warnings({"default": checked}, keep=True) == []
+    assert checks.connection_warnings({"default": pg}, keep=False) == []
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
+    assert checks.connection_warnings({"default": sqlite}, keep=True) == []
