@@ -336,7 +336,7 @@ def fire_schedule(self: Any, schedule: str, expression: str = "", timezone: str 
     on_firing(schedule, expression, timezone, fired_at)
 
 
-@before_task_publish.connect(dispatch_uid="django_jobkit.beat.stamp_firing")
+@before_task_publish.connect(sender=FIRE_TASK, dispatch_uid="django_jobkit.beat.stamp_firing")
 def _stamp_firing(sender: Any = None, headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     if _in_beat and sender == FIRE_TASK and headers is not None:
         headers[FIRED_AT_HEADER] = timezone.now().isoformat()

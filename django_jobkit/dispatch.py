@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -16,9 +17,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_jobkit.dispatch")
 
 
-def publish_options(request: JobRequest) -> dict[str, Any]:
+def publish_options(request: JobRequest, broker_kind: str | None = None) -> dict[str, Any]:
     """Queue, priority, ETA and time limits of the request's message."""
-    options = routing.route(request.queue, request.priority)
+    options = routing.route(request.queue, request.priority, kind=broker_kind)
     if request.start_at is not None and request.start_at > timezone.now():
         options["eta"] = request.start_at
     if request.timeout:
@@ -52,22 +53,37 @@ def send(request: JobRequest) -> bool:
 
 
 def send_many(requests: list[JobRequest]) -> int:
-    """Publish many messages over one broker connection; how many left.
+    """Publish many messages over one broker connection, pipelined where kombu can; how many.
 
-    On the first failure the rest are not tried: they are marked unsent for the sweeper.
+    On a failure the rest are not tried: they are marked unsent for the sweeper (all of them
+    when publishing was pipelined, since a failed flush may have lost any: a request sent twice
+    still runs once).
     """
     from celery import current_app
 
+    app = current_app._get_current_object()
     sent = 0
+    pipelined = False
     try:
-        with current_app.producer_or_acquire() as producer:
+        # kombu >= 5.7 pipelines a batch's publishes (one Redis round trip per 1,000).
+        with (
+            app.producer_or_acquire() as producer,
+            producer.batch() if hasattr(producer, "batch") else nullcontext(),
+        ):
+            pipelined = hasattr(producer, "batch")
+            publisher = _TemplatePublisher(app, producer)
             for request in requests:
-                registry.task_for(request.job_class).apply_async(
-                    args=[str(request.job_request_uuid)],
-                    task_id=str(request.job_request_uuid),
-                    producer=producer,
-                    **publish_options(request),
-                )
+                task = registry.task_for(request.job_class)
+                if publisher.sent_events or _observed(task.name):
+                    # Celery's own path, so that publish signals and events still fire.
+                    task.apply_async(
+                        args=[str(request.job_request_uuid)],
+                        task_id=str(request.job_request_uuid),
+                        producer=producer,
+                        **publish_options(request),
+                    )
+                else:
+                    publisher.publish(task.name, request)
                 sent += 1
     except Exception:
         logger.warning(
@@ -77,8 +93,72 @@ def send_many(requests: list[JobRequest]) -> int:
             len(requests),
             exc_info=True,
         )
-        _mark_unsent(*requests[sent:])
+        _mark_unsent(*(requests if pipelined else requests[sent:]))
+        return 0 if pipelined else sent
     return sent
+
+
+def _observed(task_name: str) -> bool:
+    from celery import signals
+
+    return signals.before_task_publish.has_listeners(
+        task_name
+    ) or signals.after_task_publish.has_listeners(task_name)
+
+
+class _TemplatePublisher:
+    """Publish Celery protocol-2 messages built once per kind of job and stamped per request.
+
+    Celery builds every message from scratch (about 0.25 ms of Python each); messages of one
+    kind differ only in their id, so one is built with Celery's own `as_task_v2` and copied.
+    Queues are declared once per batch rather than checked on every publish.
+    """
+
+    def __init__(self, app: Any, producer: Any) -> None:
+        self.app = app
+        self.producer = producer
+        self.sent_events = bool(app.conf.task_send_sent_event)
+        self.delivery_mode = app.conf.task_default_delivery_mode
+        self.broker_kind = routing.broker_kind(app)
+        self.templates: dict[tuple[Any, ...], Any] = {}
+        self.queues: dict[str, Any] = {}
+
+    def queue(self, name: str) -> Any:
+        queue = self.queues.get(name)
+        if queue is None:
+            queue = self.queues[name] = self.app.amqp.queues[name]
+            self.producer.maybe_declare(queue)
+        return queue
+
+    def publish(self, name: str, request: JobRequest) -> None:
+        options = publish_options(request, self.broker_kind)
+        task_id = str(request.job_request_uuid)
+        key = (name, options.get("eta"), options.get("time_limit"), options.get("soft_time_limit"))
+        template = self.templates.get(key)
+        if template is None:
+            template = self.templates[key] = self.app.amqp.as_task_v2(
+                task_id,
+                name,
+                args=[task_id],
+                eta=options.get("eta"),
+                time_limit=options.get("time_limit"),
+                soft_time_limit=options.get("soft_time_limit"),
+                ignore_result=True,
+            )
+        queue = self.queue(options["queue"])
+        headers = {**template.headers, "id": task_id, "root_id": task_id}
+        headers["argsrepr"] = f"['{task_id}']"
+        self.producer.publish(
+            ([task_id], {}, template.body[2]),
+            exchange="",
+            routing_key=queue.name,
+            serializer="json",
+            headers=headers,
+            retry=False,
+            priority=options.get("priority"),
+            delivery_mode=queue.exchange.delivery_mode or self.delivery_mode,
+            **{**template.properties, "correlation_id": task_id},
+        )
 
 
 def _mark_unsent(*requests: JobRequest) -> None:

@@ -147,14 +147,20 @@ def enqueue(
         root_uuid=root_uuid,
     )
     using = router.db_for_write(JobRequest)
-    with transaction.atomic(using=using, savepoint=False):
-        if request.concurrency_key:
-            locks.acquire(using, request.job_class, request.concurrency_key)
-        if not job.should_enqueue(request.concurrency_key):
-            return None
+    if not request.concurrency_key and type(job).should_enqueue is Job.should_enqueue:
+        # Nothing to decide under a lock: the INSERT alone is atomic (in autocommit mode it is
+        # its own transaction: one round trip instead of BEGIN, INSERT, COMMIT).
         request.save(using=using, force_insert=True)
-        if request.sent_at is not None:
-            transaction.on_commit(partial(dispatch.send, request), using=using)
+    else:
+        with transaction.atomic(using=using, savepoint=False):
+            if request.concurrency_key:
+                locks.acquire(using, request.job_class, request.concurrency_key)
+            if not job.should_enqueue(request.concurrency_key):
+                return None
+            request.save(using=using, force_insert=True)
+    if request.sent_at is not None:
+        # Runs at once in autocommit mode, else when the caller's transaction commits.
+        transaction.on_commit(partial(dispatch.send, request), using=using)
     return request
 
 
@@ -188,7 +194,7 @@ def bulk_run_in_worker(
     with transaction.atomic(using=using, savepoint=False):
         plain = []
         for i, (job, request) in enumerate(zip(jobs, requests, strict=True)):
-            if not request.concurrency_key:
+            if not request.concurrency_key and type(job).should_enqueue is Job.should_enqueue:
                 plain.append(request)
                 continue
             locks.acquire(using, request.job_class, request.concurrency_key)
@@ -196,11 +202,60 @@ def bulk_run_in_worker(
                 request.save(using=using, force_insert=True)
             else:
                 results[i] = None
-        JobRequest.objects.using(using).bulk_create(plain, batch_size=1000)
+        insert_many(plain, using)
         to_send = [r for r in results if r is not None and r.sent_at is not None]
         if to_send:
             transaction.on_commit(partial(dispatch.send_many, to_send), using=using)
     return results
+
+
+def insert_many(requests: list[JobRequest], using: str) -> None:
+    """INSERT many requests; on PostgreSQL one statement over arrays, setting their pks.
+
+    Django's `bulk_create` prepares every value of every row in Python (about 70 µs a row
+    here); `INSERT ... SELECT FROM unnest(arrays)` hands PostgreSQL one array per column.
+    """
+    from django.db import connections
+
+    from .models import JobRequest
+
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not requests:
+        JobRequest.objects.using(using).bulk_create(requests, batch_size=1000)
+        return
+    meta = JobRequest._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{_array_type(f, connection)}" for f in fields)
+    casts = ", ".join(
+        f"c{i}::jsonb" if f.get_internal_type() == "JSONField" else f"c{i}"
+        for i, f in enumerate(fields)
+    )
+    names = ", ".join(f"c{i}" for i in range(len(fields)))
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "
+        f"SELECT {casts} FROM unnest({arrays}) AS t({names}) "
+        f"RETURNING {connection.ops.quote_name(meta.pk.column)}, job_request_uuid"
+    )
+    params = []
+    for field in fields:
+        values = [getattr(r, field.attname) for r in requests]
+        if field.get_internal_type() == "JSONField":
+            values = [json.dumps(v) for v in values]
+        params.append(values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pks = dict((uuid_, pk) for pk, uuid_ in cursor.fetchall())
+    for request in requests:
+        request.pk = pks[request.job_request_uuid]
+        request._state.adding = False
+        request._state.db = using
+
+
+def _array_type(field: Any, connection: Any) -> str:
+    if field.get_internal_type() == "JSONField":
+        return "text[]"
+    return f"{field.db_type(connection)}[]"
 
 
 def build_request(

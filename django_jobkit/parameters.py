@@ -12,6 +12,7 @@ import math
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
@@ -47,6 +48,7 @@ def decode_arguments(data: Any) -> tuple[list[Any], dict[str, Any]]:
     return [_decode(v) for v in data["args"]], {k: _decode(v) for k, v in data["kwargs"].items()}
 
 
+@lru_cache(maxsize=1024)
 def _argument_names(func: Callable[..., Any], count: int) -> list[str]:
     try:
         params = list(inspect.signature(func).parameters.values())[1:]  # drop self

@@ -15,6 +15,7 @@ deprecates.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 from celery import current_app
@@ -38,7 +39,12 @@ def broker_kind(app: Any = None) -> str:
     url = app.conf.broker_write_url or app.conf.broker_url or ""
     if isinstance(url, list | tuple):
         url = url[0] if url else ""
-    scheme = str(url).split("://", 1)[0].split("+", 1)[0].lower()
+    return _kind_of(str(url))
+
+
+@lru_cache(maxsize=64)
+def _kind_of(url: str) -> str:
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
     if scheme in ("redis", "rediss", "sentinel", "socket"):
         return "redis"
     if scheme in ("amqp", "amqps", "pyamqp", "librabbitmq", ""):
@@ -46,9 +52,9 @@ def broker_kind(app: Any = None) -> str:
     return scheme
 
 
-def broker_priority(priority: int, app: Any = None) -> int | None:
+def broker_priority(priority: int, app: Any = None, kind: str | None = None) -> int | None:
     """The value to send as the message's priority, or None where the broker cannot order."""
-    kind = broker_kind(app)
+    kind = kind or broker_kind(app)
     level = broker_level(priority)
     if kind == "redis":
         return BROKER_LEVELS - 1 - level
@@ -57,10 +63,10 @@ def broker_priority(priority: int, app: Any = None) -> int | None:
     return level
 
 
-def route(queue: str, priority: int, app: Any = None) -> dict[str, Any]:
+def route(queue: str, priority: int, app: Any = None, kind: str | None = None) -> dict[str, Any]:
     """The publish options for one job: its queue, and its priority where the broker orders."""
     options: dict[str, Any] = {"queue": queue}
-    value = broker_priority(priority, app)
+    value = broker_priority(priority, app, kind)
     if value is not None:
         options["priority"] = value
     return options

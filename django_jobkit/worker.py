@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import dispatch, middleware
+from . import dispatch, fastpath, middleware
 from .exceptions import (
     CorruptJobParameters,
     DeferJob,
@@ -41,19 +42,7 @@ SIGTERM_EXIT = -(256 - signal.SIGTERM)
 #: Failures a retry cannot mend: the same input would fail the same way.
 PERMANENT_ERRORS = (UnknownJobClass, CorruptJobParameters, ReferencedObjectMissing)
 
-_COPIED = [
-    "job_class",
-    "parameters",
-    "queue",
-    "priority",
-    "retries",
-    "retry_attempt",
-    "concurrency_key",
-    "timeout",
-    "job_request_uuid",
-    "root_uuid",
-    "created_at",
-]
+_COPIED = fastpath.COPIED
 
 
 def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
@@ -74,6 +63,12 @@ def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
 
 def claim(request_uuid: str, task_request: Any) -> JobProcess | None:
     """Turn the request into a process atomically: exactly one delivery wins."""
+    fast = fastpath.usable(JobRequest)
+    if fast is not None:
+        process = fastpath.claim(fast, request_uuid, _claimed_by(task_request))
+        if process is not None:
+            return process
+        # Gone, early or locked by another delivery: the portable path tells which.
     using = router.db_for_write(JobRequest)
     with transaction.atomic(using=using):
         request = (
@@ -92,15 +87,24 @@ def claim(request_uuid: str, task_request: Any) -> JobProcess | None:
             transaction.on_commit(lambda: dispatch.send(request), using=using)
             return None
         process = JobProcess.objects.using(using).create(
-            **{name: getattr(request, name) for name in _COPIED},
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            worker_name=getattr(task_request, "hostname", None) or "",
-            worker_pid=worker_main_pid(),
-            celery_task_id=getattr(task_request, "id", None) or "",
+            **{name: getattr(request, name) for name in _COPIED}, **_claimed_by(task_request)
         )
         request.delete()
     return process
+
+
+def _claimed_by(task_request: Any) -> dict[str, Any]:
+    """Where a claimed job runs: this host, process and worker, and the Celery task id."""
+    return {
+        "host": _HOST,
+        "pid": os.getpid(),
+        "worker_name": getattr(task_request, "hostname", None) or "",
+        "worker_pid": worker_main_pid(),
+        "celery_task_id": getattr(task_request, "id", None) or "",
+    }
+
+
+_HOST = socket.gethostname()
 
 
 def worker_main_pid() -> int:
@@ -195,6 +199,9 @@ def _errored(exc: BaseException, started_at: datetime) -> Outcome:
 
 def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
     """Replace the process with its result, and write the next attempt when one is due."""
+    fast = fastpath.usable(JobProcess)
+    if fast is not None and not _wants_next_attempt(process, outcome):
+        return _record_fast(fast, process, outcome)
     using = router.db_for_write(JobProcess)
     with transaction.atomic(using=using):
         if not JobProcess.objects.using(using).filter(pk=process.pk).delete()[0]:
@@ -217,6 +224,43 @@ def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
             celery_task_id=process.celery_task_id,
             retry_job_request_uuid=next_request.job_request_uuid if next_request else None,
         )
+
+
+def _record_fast(using: str, process: JobProcess, outcome: Outcome) -> JobResult | None:
+    values = {
+        "uuid": uuid.uuid4(),
+        "status": outcome.status,
+        "error": outcome.error,
+        "traceback": outcome.traceback,
+        "return_value": outcome.return_value,
+        "started_at": outcome.started_at,
+        "ended_at": timezone.now(),
+    }
+    pk = fastpath.record(using, process, values)
+    if pk is None:
+        logger.warning("process %s was already ended elsewhere; not recording", process.uuid)
+        return None
+    result = JobResult(
+        pk=pk,
+        **{name: getattr(process, name) for name in _COPIED},
+        job_process_uuid=process.uuid,
+        host=process.host,
+        pid=process.pid,
+        worker_name=process.worker_name,
+        celery_task_id=process.celery_task_id,
+        **values,
+    )
+    result._state.adding = False
+    result._state.db = using
+    return result
+
+
+def _wants_next_attempt(process: JobProcess, outcome: Outcome) -> bool:
+    return outcome.defer is not None or (
+        outcome.status in (JobResult.Status.ERRORED, JobResult.Status.LOST)
+        and outcome.retryable
+        and process.retry_attempt < process.retries
+    )
 
 
 def _next_attempt(process: JobProcess, outcome: Outcome) -> JobRequest | None:

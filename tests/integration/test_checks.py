@@ -80,7 +80,7 @@ def test_w001_celery_default_queue(celery_conf):
 
 
 def test_w002_redis_priority_steps(celery_conf):
-    celery_conf.broker_url = "redis://127.0.0.1:6379/0"
+    celery_conf.broker_url = celery_conf.broker_write_url = "redis://127.0.0.1:6379/0"
     celery_conf.broker_transport_options = {}
     assert ids(checks.check_broker_priorities()) == ["django_jobkit.W002"]
     celery_conf.broker_transport_options = {"priority_steps": list(range(10))}
@@ -88,7 +88,7 @@ def test_w002_redis_priority_steps(celery_conf):
 
 
 def test_w003_rabbitmq_max_priority(celery_conf):
-    celery_conf.broker_url = "amqp://guest:guest@127.0.0.1:5672//"
+    celery_conf.broker_url = celery_conf.broker_write_url = "amqp://guest:guest@127.0.0.1:5672//"
     celery_conf.task_queue_max_priority = None
     assert ids(checks.check_broker_priorities()) == ["django_jobkit.W003"]
     celery_conf.task_queue_max_priority = 10

@@ -61,7 +61,8 @@ def test_broker_priority_per_transport(url, urgent, default):
 
     from django_jobkit.routing import broker_priority, route
 
-    app = Celery(broker=url, set_as_current=False)
+    app = Celery(set_as_current=False)
+    app.conf.update(broker_url=url, broker_write_url=url)  # as written, whatever the environment
     assert broker_priority(10, app) == urgent
     assert broker_priority(0, app) == default
     assert ("priority" in route("q", 0, app)) is (default is not None)

@@ -1,0 +1,134 @@
+"""Claim and record in one statement each on PostgreSQL: the worker's two hot writes.
+
+The portable ORM path takes five round trips to claim (BEGIN, SELECT ... FOR UPDATE SKIP
+LOCKED, INSERT, DELETE, COMMIT) and four to record. PostgreSQL moves a row between tables in
+one autocommitted statement, `WITH moved AS (DELETE ... RETURNING ...) INSERT ... SELECT`,
+with the same guarantees: the row lock and SKIP LOCKED still make exactly one delivery win,
+and a process already ended elsewhere yields no second result. Anything unusual (a request
+that is gone or early, a retry to write) falls back to the ORM path in `worker`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, router
+from django.utils import timezone
+
+from .models import JobProcess, JobRequest, JobResult
+
+#: Fields copied verbatim from request to process to result.
+COPIED = [
+    "job_class",
+    "parameters",
+    "queue",
+    "priority",
+    "retries",
+    "retry_attempt",
+    "concurrency_key",
+    "timeout",
+    "job_request_uuid",
+    "root_uuid",
+    "created_at",
+]
+_CLAIMED = ["uuid", "started_at", "host", "pid", "worker_name", "worker_pid", "celery_task_id"]
+_ENDED = ["uuid", "host", "pid", "worker_name", "celery_task_id"]
+_RECORDED = ["uuid", "status", "error", "traceback", "return_value", "started_at", "ended_at"]
+
+
+def usable(model: type[Any]) -> str | None:
+    """The database alias to use the fast path on, or None when it does not apply."""
+    using = router.db_for_write(model)
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        return None
+    return using
+
+
+def _q(using: str, name: str) -> str:
+    return connections[using].ops.quote_name(name)
+
+
+def _columns(using: str, model: type[Any], names: list[str]) -> list[str]:
+    return [_q(using, model._meta.get_field(name).column) for name in names]
+
+
+@cache
+def _claim_sql(using: str) -> str:
+    request, process = JobRequest._meta, JobProcess._meta
+    copied = ", ".join(_columns(using, JobRequest, COPIED))
+    process_fields = [f for f in process.concrete_fields]
+    returning = ", ".join(_q(using, f.column) for f in process_fields)
+    placeholders = ", ".join(["%s"] * len(_CLAIMED))
+    return (
+        f"WITH claimed AS (DELETE FROM {_q(using, request.db_table)} "
+        f"WHERE {_q(using, request.pk.column)} = ("
+        f"SELECT {_q(using, request.pk.column)} FROM {_q(using, request.db_table)} "
+        f"WHERE job_request_uuid = %s AND (start_at IS NULL OR start_at <= %s) "
+        f"FOR UPDATE SKIP LOCKED) RETURNING {copied}) "
+        f"INSERT INTO {_q(using, process.db_table)} "
+        f"({copied}, {', '.join(_columns(using, JobProcess, _CLAIMED))}) "
+        f"SELECT {copied}, {placeholders} FROM claimed RETURNING {returning}"
+    )
+
+
+def claim(using: str, request_uuid: str, claimed: dict[str, Any]) -> JobProcess | None:
+    """Move the request into a new process row; None if no due request was there to take."""
+    import uuid as uuid_module
+
+    now = timezone.now()
+    values = {"uuid": uuid_module.uuid4(), "started_at": now, **claimed}
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(using), [request_uuid, now, *(values[n] for n in _CLAIMED)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    fields = JobProcess._meta.concrete_fields
+    loaded = [
+        f.from_db_value(value, None, connection) if hasattr(f, "from_db_value") else value
+        for f, value in zip(fields, row, strict=True)
+    ]
+    return JobProcess.from_db(using, [f.attname for f in fields], loaded)
+
+
+@cache
+def _record_sql(using: str) -> str:
+    process, result = JobProcess._meta, JobResult._meta
+    copied = ", ".join(_columns(using, JobProcess, COPIED))
+    ended = ", ".join(_columns(using, JobProcess, _ENDED))
+    result_columns = [
+        *_columns(using, JobResult, COPIED),
+        *_columns(using, JobResult, ["job_process_uuid", "host", "pid", "worker_name"]),
+        *_columns(using, JobResult, ["celery_task_id"]),
+        *_columns(using, JobResult, _RECORDED),
+    ]
+    placeholders = ", ".join("%s::jsonb" if name == "return_value" else "%s" for name in _RECORDED)
+    return (
+        f"WITH ended AS (DELETE FROM {_q(using, process.db_table)} "
+        f"WHERE {_q(using, process.pk.column)} = %s RETURNING {copied}, {ended}) "
+        f"INSERT INTO {_q(using, result.db_table)} ({', '.join(result_columns)}) "
+        f"SELECT {copied}, {ended}, {placeholders} FROM ended "
+        f"RETURNING {_q(using, result.pk.column)}"
+    )
+
+
+def record(using: str, process: JobProcess, values: dict[str, Any]) -> int | None:
+    """Replace the process with a result holding `values`; its pk, or None if already ended."""
+    return_value = values["return_value"]
+    params = [
+        process.pk,
+        *(
+            (None if return_value is None else json.dumps(return_value, cls=DjangoJSONEncoder))
+            if name == "return_value"
+            else values[name]
+            for name in _RECORDED
+        ),
+    ]
+    with connections[using].cursor() as cursor:
+        cursor.execute(_record_sql(using), params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
