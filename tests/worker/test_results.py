@@ -41,8 +41,8 @@ def test_results_record_value_error_timings_and_where_the_job_ran(
         assert request.created_at <= result.started_at <= result.ended_at
         assert result.duration == (result.ended_at - result.started_at).total_seconds()
         # The embedded worker runs in this very process. (Its task requests carry the machine's
-        # name rather than the node name: Celery's trace path for embedded workers; the
-        # subprocess test below checks the node name.)
+        # name rather than the node name: Celery's trace path for embedded workers; see
+        # test_crashes.py for a worker subprocess's node name.)
         assert (result.host, result.pid) == (socket.gethostname(), os.getpid())
         assert result.worker_name in (worker.hostname, socket.gethostname())
         assert result.celery_task_id == str(request.job_request_uuid)
@@ -52,18 +52,6 @@ def test_results_record_value_error_timings_and_where_the_job_ran(
     assert not JobRequest.objects.exists()
     assert not JobProcess.objects.exists()
     assert JobResult.objects.count() == 2
-
-
-def test_a_worker_subprocess_records_its_own_host_pid_and_name(start_worker_process, fresh_queue):
-    queue = fresh_queue()
-    worker = start_worker_process(queues=[queue])
-    request = NoopJob("hi").run_in_worker(queue=queue)
-    result = request.wait(timeout=30)
-    assert result.status == JobResult.Status.SUCCESSFUL
-    assert result.host == socket.gethostname()
-    assert result.pid not in (None, os.getpid(), worker.proc.pid)  # a prefork child
-    assert result.worker_name == worker.name.replace("%h", socket.gethostname())
-    assert result.celery_task_id == str(request.job_request_uuid)
 
 
 def test_wait_raises_timeout_error_while_no_worker_consumes_the_queue(db, fresh_queue):
