@@ -4,20 +4,22 @@ Celery's Django fix-up closes every database connection before and after every t
 ignores `CONN_MAX_AGE` (the change that honoured it was reverted, celery/celery#9824), so a
 stock worker opens a new connection per task — on PostgreSQL about 2.6 ms, a third of the
 worker's speed. Unless the project set `CELERY_DB_REUSE_MAX` itself (the fix-up's own knob),
-jobkit replaces those two per-task closes with Django's own rule, `close_old_connections()`:
-a connection lives `CONN_MAX_AGE` seconds, is dropped after an error made it unusable, and is
-health-checked before reuse with `CONN_HEALTH_CHECKS`. With `JOBKIT_KEEP_DB_CONNECTIONS = False`
-the fix-up is left alone.
+jobkit replaces those two per-task closes with Django's own per-request rule: a connection
+lives `CONN_MAX_AGE` seconds, is dropped after an error made it unusable, and with
+`CONN_HEALTH_CHECKS` is checked before reuse once it has been idle for a second; a connection
+that dies under a busy worker is replaced by `worker`'s one retry of the failed statement.
+With `JOBKIT_KEEP_DB_CONNECTIONS = False` the fix-up is left alone.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import signals
 from django.core.cache import close_caches
-from django.db import close_old_connections
+from django.db import connections
 
 from .conf import jobkit_settings
 
@@ -47,15 +49,37 @@ def keep_connections(app: Any) -> bool:
     return True
 
 
+#: A connection idle longer than this is health-checked before the next job uses it; one that
+#: served a job moments ago is not (a busy worker would pay a `SELECT 1` per job otherwise).
+IDLE_CHECK_AFTER = 1.0
+
+_last_used: dict[str, float] = {}
+
+
 def _before_task(sender: Any = None, **kwargs: Any) -> None:
-    if not getattr(getattr(sender, "request", None), "is_eager", False):
-        close_old_connections()
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        idle = now - _last_used.get(conn.alias, 0.0)
+        expired = conn.close_at is not None and now >= conn.close_at
+        if idle > IDLE_CHECK_AFTER or expired or conn.errors_occurred:
+            # Django's per-request rule: CONN_MAX_AGE, errors, and with CONN_HEALTH_CHECKS
+            # a check before the next query.
+            conn.close_if_unusable_or_obsolete()
 
 
 def _after_task(sender: Any = None, **kwargs: Any) -> None:
-    if not getattr(getattr(sender, "request", None), "is_eager", False):
-        close_old_connections()
-        close_caches()
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        if conn.errors_occurred or (conn.close_at is not None and now >= conn.close_at):
+            conn.close_if_unusable_or_obsolete()
+        _last_used[conn.alias] = now
+    close_caches()
 
 
 # Django, and so this module, is set up after `worker_init`; `celeryd_after_setup` comes once

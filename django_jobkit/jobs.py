@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import router, transaction
@@ -150,14 +150,14 @@ def enqueue(
     if not request.concurrency_key and type(job).should_enqueue is Job.should_enqueue:
         # Nothing to decide under a lock: the INSERT alone is atomic (in autocommit mode it is
         # its own transaction: one round trip instead of BEGIN, INSERT, COMMIT).
-        request.save(using=using, force_insert=True)
+        insert_one(request, using)
     else:
         with transaction.atomic(using=using, savepoint=False):
             if request.concurrency_key:
                 locks.acquire(using, request.job_class, request.concurrency_key)
             if not job.should_enqueue(request.concurrency_key):
                 return None
-            request.save(using=using, force_insert=True)
+            insert_one(request, using)
     if request.sent_at is not None:
         # Runs at once in autocommit mode, else when the caller's transaction commits.
         transaction.on_commit(partial(dispatch.send, request), using=using)
@@ -207,6 +207,50 @@ def bulk_run_in_worker(
         if to_send:
             transaction.on_commit(partial(dispatch.send_many, to_send), using=using)
     return results
+
+
+def insert_one(request: JobRequest, using: str) -> None:
+    """INSERT one request; on PostgreSQL with a statement compiled once, not per call.
+
+    The ORM compiles its INSERT anew for every save (about 0.2 ms of Python here), a third
+    of what the database itself takes for the INSERT and its commit.
+    """
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        request.save(using=using, force_insert=True)
+        return
+    fields, sql = _insert_statement(using)
+    params = [
+        json.dumps(value) if json_field else value
+        for value, json_field in ((getattr(request, f.attname), j) for f, j in fields)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        request.pk = cursor.fetchone()[0]
+    request._state.adding = False
+    request._state.db = using
+
+
+@cache
+def _insert_statement(using: str) -> tuple[list[tuple[Any, bool]], str]:
+    from django.db import connections
+
+    from .models import JobRequest
+
+    connection = connections[using]
+    meta = JobRequest._meta
+    fields = [
+        (f, f.get_internal_type() == "JSONField") for f in meta.concrete_fields if not f.primary_key
+    ]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f, _ in fields)
+    values = ", ".join("%s::jsonb" if is_json else "%s" for _, is_json in fields)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({values}) "
+        f"RETURNING {connection.ops.quote_name(meta.pk.column)}"
+    )
+    return fields, sql
 
 
 def insert_many(requests: list[JobRequest], using: str) -> None:

@@ -13,13 +13,14 @@ import signal
 import socket
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded, WorkerShutdown, WorkerTerminate
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from . import dispatch, fastpath, middleware
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_jobkit.worker")
 
+T = TypeVar("T")
+
 #: What billiard's SIGTERM handler in a pool child raises SystemExit with.
 SIGTERM_EXIT = -(256 - signal.SIGTERM)
 
@@ -47,11 +50,11 @@ _COPIED = fastpath.COPIED
 
 def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
     """Run the job of one message; a message for a request that is gone is acked and ignored."""
-    process = claim(request_uuid, task_request)
+    process = _reconnecting(claim, request_uuid, task_request)
     if process is None:
         return None
     outcome = run(process)
-    result = record(process, outcome)
+    result = _reconnecting(record, process, outcome)
     if result is not None and result.status in (JobResult.Status.CANCELLED, JobResult.Status.LOST):
         from .aborting import notify_aborted
 
@@ -59,6 +62,23 @@ def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
     if outcome.stop_child is not None:
         raise outcome.stop_child  # the pool is terminating this child: let it go
     return result
+
+
+def _reconnecting(step: Callable[..., T], *args: Any) -> T:
+    """Run a claim or record step again on a new connection if the database dropped ours.
+
+    Only a dead connection is retried: a step either committed or did nothing, and both
+    steps recognise their own earlier success (see `claim` and `record`).
+    """
+    try:
+        return step(*args)
+    except (OperationalError, InterfaceError) as exc:
+        connection = connections[router.db_for_write(JobProcess)]
+        if connection.is_usable():
+            raise
+        logger.warning("database connection lost (%s); reconnecting once", exc)
+        connection.close()
+        return step(*args)
 
 
 def claim(request_uuid: str, task_request: Any) -> JobProcess | None:

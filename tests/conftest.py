@@ -339,6 +339,9 @@ def publishing_to(app: Any, url: str) -> Iterator[None]:
         app.conf.update(
             broker_write_url=broker, broker_read_url=broker, broker_transport_options=options
         )
+        from django_jobkit.dispatch import clear_caches
+
+        clear_caches()
         if app._pool is not None:
             app._pool.force_close_all()
         app._pool = None
