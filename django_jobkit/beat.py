@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from . import locks
 from .conf import jobkit_settings
-from .scheduling import InvalidSchedule, Schedule, ScheduledJob, scheduled_jobs
+from .schedule_entries import ScheduledJob, scheduled_jobs
+from .scheduling import InvalidSchedule, Schedule
 
 if TYPE_CHECKING:
     from django_celery_beat.models import PeriodicTask

@@ -154,7 +154,7 @@ def check_broker_priorities(**kwargs: Any) -> list[CheckMessage]:
 @register(Tags.compatibility)
 def check_schedules(**kwargs: Any) -> list[CheckMessage]:
     """E010-E013: every schedule (Job classes' `schedule`, JOBKIT_SCHEDULE) can be used."""
-    from .scheduling import collect
+    from .schedule_entries import collect
 
     return [
         Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id)

@@ -17,7 +17,7 @@ from django_celery_beat.models import PeriodicTask
 from django_jobkit import Schedule
 from django_jobkit.beat import catch_up, fire, managed_rows, on_firing, sync_schedules
 from django_jobkit.models import JobRequest, JobResult
-from django_jobkit.scheduling import ScheduledJob
+from django_jobkit.schedule_entries import ScheduledJob
 from tests.conftest import ROOT
 from tests.jobs import ReportJob
 
@@ -194,7 +194,7 @@ from datetime import UTC, datetime
 
 from django_jobkit import Schedule
 from django_jobkit.beat import fire
-from django_jobkit.scheduling import ScheduledJob
+from django_jobkit.schedule_entries import ScheduledJob
 
 queue, epochs = sys.argv[1], [int(e) for e in sys.argv[2:]]
 entry = ScheduledJob(

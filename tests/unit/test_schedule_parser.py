@@ -12,7 +12,8 @@ from celery.schedules import crontab
 from django.test import override_settings
 
 from django_jobkit import Job, Schedule
-from django_jobkit.scheduling import InvalidSchedule, ScheduledJob, occurrence_of
+from django_jobkit.schedule_entries import ScheduledJob
+from django_jobkit.scheduling import InvalidSchedule, occurrence_of
 
 PARIS = ZoneInfo("Europe/Paris")
 
