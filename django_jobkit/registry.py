@@ -59,6 +59,9 @@ def _register(cls: type[Job], alias: str | list[str] | None) -> type[Job]:
     from .tasks import compile_task
 
     _tasks[name] = compile_task(name)
+    for old_name in aliases:
+        # Messages already sent under the old name must still find a task to run them.
+        compile_task(old_name)
     return cls
 
 

@@ -339,3 +339,11 @@ class ConnectionIdJob(Job):
         with connection.cursor() as cursor:
             cursor.execute(query[connection.vendor])
             return [os.getpid(), cursor.fetchone()[0]]
+
+
+@register_job(alias=["tests.jobs.OldNameJob", "legacy.jobs.RenamedJob"])
+class RenamedJob(Job):
+    """Was `legacy.jobs.RenamedJob`: rows and messages under the old names still run it."""
+
+    def run(self) -> str:
+        return "renamed"
