@@ -14,7 +14,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from .models import JobProcess, JobRequest, JobResult
-from .worker import _COPIED, Outcome, record, timed_out_message
+from .worker import _COPIED, Outcome, locked_request, record, timed_out_message
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,12 +26,7 @@ def cancel_request(request_uuid: object) -> JobResult | None:
     """Delete a waiting request and record it CANCELLED; None if a worker claimed it first."""
     using = router.db_for_write(JobRequest)
     with transaction.atomic(using=using):
-        request = (
-            JobRequest.objects.using(using)
-            .select_for_update(skip_locked=True)
-            .filter(job_request_uuid=request_uuid)
-            .first()
-        )
+        request = locked_request(using, request_uuid)
         if request is None:
             return None
         result = JobResult.objects.using(using).create(

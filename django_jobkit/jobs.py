@@ -118,34 +118,11 @@ class Job:
         )
 
 
-def enqueue(
-    job: Job,
-    *,
-    queue: str | None = None,
-    delay: Delay | None = None,
-    priority: int | None = None,
-    retries: int | None = None,
-    retry_attempt: int = 0,
-    concurrency_key: str | None = None,
-    timeout: int | None = None,
-    parameters: dict[str, Any] | None = None,
-    root_uuid: uuid.UUID | None = None,
-) -> JobRequest | None:
-    """Enqueue one job (the body of `run_in_worker`, plus the retry chain's fields)."""
+def enqueue(job: Job, **options: Any) -> JobRequest | None:
+    """Enqueue one job: the body of `run_in_worker`; `options` are `build_request`'s."""
     from .models import JobRequest
 
-    request = build_request(
-        job,
-        queue=queue,
-        delay=delay,
-        priority=priority,
-        retries=retries,
-        retry_attempt=retry_attempt,
-        concurrency_key=concurrency_key,
-        timeout=timeout,
-        parameters=parameters,
-        root_uuid=root_uuid,
-    )
+    request = build_request(job, **options)
     using = router.db_for_write(JobRequest)
     if not request.concurrency_key and type(job).should_enqueue is Job.should_enqueue:
         # Nothing to decide under a lock: the INSERT alone is atomic (in autocommit mode it is

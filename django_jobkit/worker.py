@@ -64,6 +64,16 @@ def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
     return result
 
 
+def locked_request(using: str, request_uuid: Any) -> JobRequest | None:
+    """The request, locked for this transaction; None if gone or locked by someone else."""
+    return (
+        JobRequest.objects.using(using)
+        .select_for_update(skip_locked=True)
+        .filter(job_request_uuid=request_uuid)
+        .first()
+    )
+
+
 def _reconnecting(step: Callable[..., T], *args: Any) -> T:
     """Run a claim or record step again on a new connection if the database dropped ours.
 
