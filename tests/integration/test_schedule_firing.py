@@ -247,6 +247,9 @@ def test_concurrent_firings_of_one_occurrence_make_one_request(test_database_env
         for racer in racers:
             if racer.poll() is None:
                 racer.kill()
+            racer.wait()
+            for stream in (racer.stdin, racer.stdout, racer.stderr):
+                stream.close()
     for racer, (_out, err) in zip(racers, outputs, strict=True):
         assert racer.returncode == 0, err
     per_key = Counter(r.concurrency_key for r in requests_of(unique_queue))
