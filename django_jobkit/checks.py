@@ -201,7 +201,7 @@ def check_beat_tz_aware(**kwargs: Any) -> list[CheckMessage]:
             "DJANGO_CELERY_BEAT_TZ_AWARE is False: beat ignores the time zone of schedules.",
             hint="Scheduled jobs would fire at their hour in UTC, not in their zone; remove "
             "the setting (it defaults to True).",
-            id="django_jobkit.W004",
+            id="django_jobkit.W006",
         )
     ]
 

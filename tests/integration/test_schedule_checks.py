@@ -87,10 +87,10 @@ def test_e014_django_celery_beat_version():
     assert checks.check_beat_version() == []  # the installed one
 
 
-def test_w004_beat_ignoring_time_zones():
+def test_w006_beat_ignoring_time_zones():
     assert checks.check_beat_tz_aware() == []
     with override_settings(DJANGO_CELERY_BEAT_TZ_AWARE=False):
-        assert ids(checks.check_beat_tz_aware()) == ["django_jobkit.W004"]
+        assert ids(checks.check_beat_tz_aware()) == ["django_jobkit.W006"]
 
 
 def test_manage_py_check_fails_on_an_invalid_schedule():
