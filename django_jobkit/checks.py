@@ -241,3 +241,28 @@ def connection_warnings(
                 )
             )
     return messages
+
+
+@register(Tags.compatibility)
+def check_filesystem_polling(**kwargs: Any) -> list[CheckMessage]:
+    from .routing import broker_kind
+
+    conf = _celery_conf()
+    if broker_kind() != "filesystem":
+        return []
+    interval = (conf.broker_transport_options or {}).get("polling_interval", 1.0)
+    if interval <= FILESYSTEM_POLLING_MAX:
+        return []
+    return [
+        Warning(
+            f"The filesystem broker polls its folder every {interval} s: each job waits up to "
+            "that long before a worker sees it.",
+            hint="Set CELERY_BROKER_TRANSPORT_OPTIONS['polling_interval'] = 0.05 (a development "
+            "setup: each idle worker then lists the folder 20 times a second).",
+            id="django_jobkit.W007",
+        )
+    ]
+
+
+#: Longest filesystem-broker polling interval, in seconds, before W007 warns.
+FILESYSTEM_POLLING_MAX = 0.2

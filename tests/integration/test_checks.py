@@ -115,3 +115,11 @@ def test_w004_w005_worker_connections():
     assert checks.connection_warnings({"default": pg}, keep=False) == []
     sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
     assert checks.connection_warnings({"default": sqlite}, keep=True) == []
+
+
+def test_w007_filesystem_broker_polling(celery_conf):
+    celery_conf.broker_url = celery_conf.broker_write_url = "filesystem://"
+    celery_conf.broker_transport_options = {}
+    assert ids(checks.check_filesystem_polling()) == ["django_jobkit.W007"]
+    celery_conf.broker_transport_options = {"polling_interval": 0.05}
+    assert checks.check_filesystem_polling() == []
