@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 import pytest
 from django.conf import settings
 
@@ -342,8 +343,9 @@ def publishing_to(app: Any, url: str) -> Iterator[None]:
         from django_jobkit.dispatch import clear_caches
 
         clear_caches()
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps process-wide pools keyed by connection, shared with the app's own: close
+        # them all and forget them, so that nothing later acquires from a closed pool.
+        kombu.pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 
