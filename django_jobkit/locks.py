@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import connections
+from django.utils import timezone
 
 
 def lock_key(job_class: str, concurrency_key: str) -> bytes:
@@ -37,16 +38,17 @@ def acquire(using: str, job_class: str, concurrency_key: str) -> None:
 
             table = connection.ops.quote_name(JobLock._meta.db_table)
             cursor.execute(
-                f"INSERT INTO {table} (`key`) VALUES (%s) ON DUPLICATE KEY UPDATE `key` = `key`",
-                [digest.hex()],
+                f"INSERT INTO {table} (`key`, locked_at) VALUES (%s, %s) "
+                "ON DUPLICATE KEY UPDATE locked_at = VALUES(locked_at)",
+                [digest.hex(), timezone.now()],
             )
         else:
             from .models import JobLock
 
             JobLock.objects.using(using).bulk_create(
-                [JobLock(key=digest.hex())],
+                [JobLock(key=digest.hex(), locked_at=timezone.now())],
                 update_conflicts=True,
                 unique_fields=["key"],
-                update_fields=["key"],
+                update_fields=["locked_at"],
             )
             list(JobLock.objects.using(using).select_for_update().filter(key=digest.hex()))

@@ -274,13 +274,16 @@ class JobWorker(models.Model):
 
 
 class JobLock(models.Model):
-    """One row per (job class, concurrency key) ever locked, on databases without advisory locks.
+    """One row per (job class, concurrency key) recently locked, on databases without advisory
+    locks.
 
     Enqueue takes this row's lock for the rest of its transaction, so `should_enqueue` and the
-    insert are atomic against every other enqueuer of the same key.
+    insert are atomic against every other enqueuer of the same key. The sweeper deletes rows
+    not locked for a day (per-occurrence keys of scheduled jobs would otherwise pile up).
     """
 
     key = models.CharField(max_length=64, primary_key=True)
+    locked_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("job lock")

@@ -21,7 +21,7 @@ from . import dispatch, registry
 from .aborting import end_process
 from .conf import jobkit_settings
 from .exceptions import UnknownJobClass
-from .models import JobProcess, JobRequest, JobResult, JobWorker
+from .models import JobLock, JobProcess, JobRequest, JobResult, JobWorker
 from .worker import _COPIED
 
 logger = logging.getLogger("django_jobkit.sweeper")
@@ -112,6 +112,11 @@ class Sweeper:
             results += JobResult.objects.filter(pk__in=pks).delete()[0]
         forget = now - timedelta(seconds=jobkit_settings.HEARTBEAT_TIMEOUT * FORGET_WORKERS_AFTER)
         workers = JobWorker.objects.filter(last_seen__lt=forget).delete()[0]
+        stale_locks = now - timedelta(days=1)
+        while pks := list(
+            JobLock.objects.filter(locked_at__lt=stale_locks).values_list("pk", flat=True)[:size]
+        ):
+            JobLock.objects.filter(pk__in=pks, locked_at__lt=stale_locks).delete()
         return results, workers
 
 

@@ -140,3 +140,13 @@ def test_oversized_parameters_are_refused_at_enqueue():
     ):
         EchoJob("x" * 200).run_in_worker()
     assert not JobRequest.objects.exists()
+
+
+def test_lock_rows_not_taken_for_a_day_are_pruned():
+    from django_jobkit.models import JobLock
+
+    JobLock.objects.create(key="old", locked_at=LONG_AGO - dt.timedelta(days=2))
+    JobLock.objects.create(key="recent")
+    Sweeper().prune()
+    keys = set(JobLock.objects.values_list("key", flat=True))
+    assert "old" not in keys and "recent" in keys
