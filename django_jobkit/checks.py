@@ -6,9 +6,11 @@ start instead of silently losing guarantees.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from celery.signals import celeryd_after_setup
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
@@ -266,3 +268,23 @@ def check_filesystem_polling(**kwargs: Any) -> list[CheckMessage]:
 
 #: Longest filesystem-broker polling interval, in seconds, before W007 warns.
 FILESYSTEM_POLLING_MAX = 0.2
+
+
+@celeryd_after_setup.connect(weak=False, dispatch_uid="jobkit-worker-checks")
+def refuse_misconfigured_worker(sender: Any = None, **kwargs: Any) -> None:
+    """Stop a worker whose project fails the system checks, before it consumes anything.
+
+    Celery's Django fix-up runs the checks at worker start but ignores their errors; a worker
+    that would silently break jobkit's guarantees (pickle accepted, dedup without a lock, naive
+    times) must not start. `CELERY_SKIP_CHECKS` skips this, as it skips Celery's own run.
+    """
+    if os.environ.get("CELERY_SKIP_CHECKS"):
+        return
+    from django.core.checks import run_checks
+
+    errors = [m for m in run_checks() if m.is_serious() and not m.is_silenced()]
+    if errors:
+        lines = "\n".join(f"  {message}" for message in errors)
+        # SystemExit, not an exception: Celery logs and swallows exceptions raised by signal
+        # receivers, and the worker would start anyway.
+        raise SystemExit(f"Refusing to start the worker: the system checks found errors:\n{lines}")

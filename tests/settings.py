@@ -34,3 +34,7 @@ CACHES = {
 }
 
 JOBKIT_KEEP_DB_CONNECTIONS = os.environ.get("JOBKIT_KEEP_DB_CONNECTIONS", "1") == "1"
+
+# Lets a test start a worker on a broken configuration (naive times, check E005).
+if os.environ.get("JOBKIT_TEST_NAIVE_TIMES"):
+    USE_TZ = False
