@@ -113,49 +113,17 @@ def inprocess_worker(celery_app: Any, transactional_db: None) -> Iterator[Any]:
         yield worker
 
 
-class WorkerProcess:
-    """A real `celery -A example_project worker` subprocess, as a user would run it."""
+class CeleryProcess:
+    """A real `celery -A example_project ...` subprocess, its output in a log file."""
 
-    def __init__(
-        self,
-        queues: list[str],
-        concurrency: int,
-        pool: str,
-        log: Path,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.name = f"w{uuid.uuid4().hex[:8]}@%h"
+    #: What the process prints once it is up.
+    ready_marker = " ready."
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
         self.log = log
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "JOBKIT_USE_TEST_DATABASE": "1",
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "example_project",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "-c",
-                str(concurrency),
-                "-P",
-                pool,
-                "-n",
-                self.name,
-                "-l",
-                "info",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            [sys.executable, "-m", "celery", "-A", "example_project", *args],
             cwd=ROOT,
             env=env,
             stdout=self._log_file,
@@ -167,12 +135,14 @@ class WorkerProcess:
         return self.log.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 60) -> None:
+        what = type(self).__name__
+
         def ready() -> bool:
             if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.output()}")
-            return " ready." in self.output()
+                raise AssertionError(f"{what} exited with {self.proc.returncode}:\n{self.output()}")
+            return self.ready_marker in self.output()
 
-        wait_for(ready, timeout, "the worker to be ready")
+        wait_for(ready, timeout, f"{what} to be ready")
 
     def stop(self, timeout: float = 30) -> None:
         """Warm shutdown as a service manager does it: SIGTERM to the main process only."""
@@ -184,6 +154,31 @@ class WorkerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log_file.close()
+
+
+class WorkerProcess(CeleryProcess):
+    """A real `celery -A example_project worker` subprocess, as a user would run it."""
+
+    def __init__(
+        self,
+        queues: list[str],
+        concurrency: int,
+        pool: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = f"w{uuid.uuid4().hex[:8]}@%h"
+        args = ["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-P", pool]
+        args += ["-n", self.name, "-l", "info"]
+        args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "JOBKIT_USE_TEST_DATABASE": "1",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        super().__init__(args, log, env)
 
 
 @pytest.fixture

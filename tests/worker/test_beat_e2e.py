@@ -7,8 +7,6 @@ Up to ~70 s: it waits for the first minute boundary after both beats are up. Sel
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,65 +16,22 @@ from pathlib import Path
 import pytest
 
 from django_jobkit.models import JobRequest, JobResult
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, CeleryProcess, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.beat, pytest.mark.worker]
 
 JOB = "tests.jobs.EveryMinuteJob"
 
 
-class BeatProcess:
+class BeatProcess(CeleryProcess):
     """A real `celery -A example_project beat -S django` on the test database."""
 
+    ready_marker = "beat: Starting..."
+
     def __init__(self, env: dict[str, str], folder: Path, name: str) -> None:
-        self.log = folder / f"{name}.log"
-        self._log_file = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "example_project",
-                "beat",
-                "-S",
-                "django",
-                "-s",
-                str(folder / f"{name}-schedule.db"),  # unused by the database scheduler
-                "--pidfile",
-                str(folder / f"{name}.pid"),
-                "--max-interval",
-                "1",
-                "-l",
-                "info",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"beat exited with {self.proc.returncode}:\n{self.output()}")
-            return "beat: Starting..." in self.output()
-
-        wait_for(ready, timeout, "beat to start")
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log_file.close()
+        args = ["beat", "-S", "django", "-s", str(folder / f"{name}-schedule.db")]
+        args += ["--pidfile", str(folder / f"{name}.pid"), "--max-interval", "1", "-l", "info"]
+        super().__init__(args, folder / f"{name}.log", env)
 
 
 @pytest.fixture
