@@ -41,6 +41,46 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
         pause = min(pause * 2, 0.2)
 
 
+def race(argv: list[str], env: dict[str, str], racers: int = 8) -> list[str]:
+    """Start `racers` copies of a Python command, release them together, return their outputs.
+
+    Each racer prints `ready` once set up and waits for a line on stdin: the barrier is an
+    event, not a sleep. Fails if any racer fails.
+    """
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(racers)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdin is not None and proc.stderr is not None
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    return [out for out, _ in outputs]
+
+
 def broker_kind() -> str:
     from django_jobkit.routing import broker_kind as kind
 

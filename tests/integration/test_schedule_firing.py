@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,7 +16,7 @@ from django_jobkit import Schedule
 from django_jobkit.beat import catch_up, fire, managed_rows, on_firing, sync_schedules
 from django_jobkit.models import JobRequest, JobResult
 from django_jobkit.schedule_entries import ScheduledJob
-from tests.conftest import ROOT
+from tests.conftest import race
 from tests.jobs import ReportJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -224,34 +222,7 @@ def test_concurrent_firings_of_one_occurrence_make_one_request(test_database_env
         root_uuid=first,
         status=JobResult.Status.SUCCESSFUL,
     )
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, unique_queue, *epochs],
-            cwd=ROOT,
-            env=test_database_env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    try:
-        for racer in racers:
-            assert racer.stdout.readline().strip() == "ready", racer.stderr.read()
-        for racer in racers:
-            racer.stdin.write("go\n")
-            racer.stdin.flush()
-        outputs = [racer.communicate(timeout=120) for racer in racers]
-    finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-            racer.wait()
-            for stream in (racer.stdin, racer.stdout, racer.stderr):
-                stream.close()
-    for racer, (_out, err) in zip(racers, outputs, strict=True):
-        assert racer.returncode == 0, err
+    outputs = race(["-c", RACER, unique_queue, *epochs], test_database_env)
     per_key = Counter(r.concurrency_key for r in requests_of(unique_queue))
     assert per_key == Counter(f"scheduled:{e}" for e in epochs[1:])
-    assert sum(int(out.split()[-1]) for out, _ in outputs) == 9
+    assert sum(int(out.split()[-1]) for out in outputs) == 9
