@@ -203,9 +203,11 @@ def insert_one(request: JobRequest, using: str) -> None:
         json.dumps(value) if json_field else value
         for value, json_field in ((getattr(request, f.attname), j) for f, j in fields)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        request.pk = cursor.fetchone()[0]
+    from .fastpath import fetchone  # imports the models: not at module level
+
+    row = fetchone(using, sql, params)
+    assert row is not None  # INSERT ... RETURNING gives its row
+    request.pk = row[0]
     request._state.adding = False
     request._state.db = using
 
