@@ -15,6 +15,12 @@ class JobkitConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, connections, heartbeat  # noqa: F401 - checks, worker signals
+        from .conf import jobkit_settings
+
+        if jobkit_settings.REUSE_REDIS_CLIENTS:
+            from . import redis_clients
+
+            redis_clients.install()
 
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.

@@ -96,5 +96,11 @@ class Settings:
         Celery's close-around-every-task (see django_jobkit.connections)."""
         return bool(getattr(settings, "JOBKIT_KEEP_DB_CONNECTIONS", True))
 
+    @property
+    def REUSE_REDIS_CLIENTS(self) -> bool:
+        """Keep one redis-py client per kombu channel instead of one per Redis command (see
+        django_jobkit.redis_clients)."""
+        return bool(getattr(settings, "JOBKIT_REUSE_REDIS_CLIENTS", True))
+
 
 jobkit_settings = Settings()

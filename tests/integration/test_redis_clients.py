@@ -1,0 +1,76 @@
+"""kombu's Redis channels keep one redis-py client (django_jobkit.redis_clients), against a real
+redis-server: messages still flow, a replaced pool gets a new client, a restart is survived."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kombu import Connection
+from kombu.transport import redis as kombu_redis
+
+from django_jobkit import redis_clients
+
+
+@pytest.fixture
+def channel(private_redis) -> Iterator[kombu_redis.Channel]:
+    with Connection(private_redis.url) as connection:
+        channel = connection.default_channel
+        yield channel
+
+
+def roundtrip(channel: kombu_redis.Channel, body: str) -> str:
+    """Publish and consume one message on the channel's connection (its default channel)."""
+    queue = channel.connection.client.SimpleQueue("jobkit-test-clients")
+    try:
+        queue.put(body)
+        message = queue.get(timeout=5)
+        message.ack()
+        return message.payload
+    finally:
+        queue.close()
+
+
+def test_installed_by_the_app_and_one_client_serves_every_command(channel) -> None:
+    assert getattr(kombu_redis.Channel._create_client, "jobkit_reuse", False)
+    first = channel._create_client()
+    assert channel._create_client() is first
+    assert roundtrip(channel, "hello") == "hello"
+    assert channel._create_client() is first
+    # The consumer's asynchronous client is kombu's own, not the shared one.
+    assert channel._create_client(asynchronous=True) is not first
+
+
+def test_a_replaced_pool_gets_a_new_client(channel) -> None:
+    first = channel._create_client()
+    channel._disconnect_pools()  # what kombu does after a connection error
+    second = channel._create_client()
+    assert second is not first
+    assert second.connection_pool is channel.pool
+    assert roundtrip(channel, "after reset") == "after reset"
+
+
+def test_survives_a_server_restart(channel, private_redis) -> None:
+    assert roundtrip(channel, "before") == "before"
+    private_redis.stop()
+    private_redis.start()
+    # The shared client holds no connection of its own: after the restart its commands get
+    # fresh connections from the pool (redis-py reconnects), as kombu's one-off clients do.
+    client = channel._create_client()
+    assert client.ping()
+    assert channel._create_client() is client
+    client.set("jobkit-test-key", "after restart")
+    assert client.get("jobkit-test-key") == b"after restart"
+
+
+def test_uninstall_gives_kombu_back_its_own_method(private_redis) -> None:
+    redis_clients.uninstall()
+    try:
+        assert not getattr(kombu_redis.Channel._create_client, "jobkit_reuse", False)
+        with Connection(private_redis.url) as connection:
+            channel = connection.channel()
+            assert channel._create_client() is not channel._create_client()
+    finally:
+        assert redis_clients.install()
+    assert redis_clients.install()  # installing twice wraps once
+    assert not getattr(kombu_redis.Channel._create_client.__wrapped__, "jobkit_reuse", False)
