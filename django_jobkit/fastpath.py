@@ -81,16 +81,29 @@ def claim(using: str, request_uuid: str, claimed: dict[str, Any]) -> JobProcess 
 
     now = timezone.now()
     values = {"uuid": uuid_module.uuid4(), "started_at": now, **claimed}
-    connection = connections[using]
     row = fetchone(using, _claim_sql(using), [request_uuid, now, *(values[n] for n in _CLAIMED)])
     if row is None:
         return None
-    fields = JobProcess._meta.concrete_fields
-    loaded = [
-        f.from_db_value(value, None, connection) if hasattr(f, "from_db_value") else value
-        for f, value in zip(fields, row, strict=True)
-    ]
-    return JobProcess.from_db(using, [f.attname for f in fields], loaded)
+    return _from_row(JobProcess, using, row)
+
+
+def _from_row(model: type[Any], using: str, row: tuple[Any, ...]) -> Any:
+    """A model instance from a row of all its concrete fields, as a queryset would build it."""
+    converters, attnames = _row_layout(model)
+    if converters:
+        connection = connections[using]
+        values = list(row)
+        for i, field in converters:
+            values[i] = field.from_db_value(values[i], None, connection)
+        row = tuple(values)
+    return model.from_db(using, attnames, row)
+
+
+@cache
+def _row_layout(model: type[Any]) -> tuple[list[tuple[int, Any]], list[str]]:
+    fields = model._meta.concrete_fields
+    converters = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    return converters, [f.attname for f in fields]
 
 
 @cache
@@ -114,8 +127,8 @@ def _record_sql(using: str) -> str:
     )
 
 
-def record(using: str, process: JobProcess, values: dict[str, Any]) -> int | None:
-    """Replace the process with a result holding `values`; its pk, or None if already ended."""
+def record(using: str, process: JobProcess, values: dict[str, Any]) -> JobResult | None:
+    """Replace the process with a result holding `values`; None if it had already ended."""
     return_value = values["return_value"]
     params = [
         process.pk,
@@ -127,7 +140,18 @@ def record(using: str, process: JobProcess, values: dict[str, Any]) -> int | Non
         ),
     ]
     row = fetchone(using, _record_sql(using), params)
-    return None if row is None else row[0]
+    if row is None:
+        return None
+    fields = {
+        "id": row[0],
+        **{name: getattr(process, name) for name in COPIED},
+        "job_process_uuid": process.uuid,
+        **{name: getattr(process, name) for name in _ENDED if name != "uuid"},
+        **values,
+        "retry_job_request_uuid": None,
+    }
+    _, attnames = _row_layout(JobResult)
+    return JobResult.from_db(using, attnames, [fields[name] for name in attnames])
 
 
 def fetchone(using: str, sql: str, params: list[Any]) -> tuple[Any, ...] | None:

@@ -266,22 +266,9 @@ def _record_fast(using: str, process: JobProcess, outcome: Outcome) -> JobResult
         "started_at": outcome.started_at,
         "ended_at": timezone.now(),
     }
-    pk = fastpath.record(using, process, values)
-    if pk is None:
+    result = fastpath.record(using, process, values)
+    if result is None:
         logger.warning("process %s was already ended elsewhere; not recording", process.uuid)
-        return None
-    result = JobResult(
-        pk=pk,
-        **{name: getattr(process, name) for name in _COPIED},
-        job_process_uuid=process.uuid,
-        host=process.host,
-        pid=process.pid,
-        worker_name=process.worker_name,
-        celery_task_id=process.celery_task_id,
-        **values,
-    )
-    result._state.adding = False
-    result._state.db = using
     return result
 
 
