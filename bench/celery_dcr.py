@@ -10,26 +10,16 @@ module turns it into CELERY_DB_REUSE_MAX) connections are kept.
 from __future__ import annotations
 
 import os
-import time
 
 from celery import Celery
 
-from bench import probe
+from bench import peer_tasks, probe
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings_celery")
 
 app = Celery("bench_dcr")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-
-
-@app.task(name="bench.noop")
-def noop() -> None:
-    return None
-
-
-@app.task(name="bench.latency")
-def latency() -> None:
-    probe.started = time.time()
+noop, latency = peer_tasks.define(app)
 
 
 probe.install()

@@ -6,26 +6,16 @@ celery -A bench.celery_raw worker ...      (CELERY_BROKER_URL from the environme
 from __future__ import annotations
 
 import os
-import time
 
 from celery import Celery
 
-from bench import probe
+from bench import peer_tasks, probe
 from bench.common import peer_celery_conf
 
 # fixups=[]: even with DJANGO_SETTINGS_MODULE in the environment, Django stays out.
 app = Celery("bench_raw", fixups=[])
 app.conf.update(peer_celery_conf(os.environ["CELERY_BROKER_URL"]))
-
-
-@app.task(name="bench.noop")
-def noop() -> None:
-    return None
-
-
-@app.task(name="bench.latency")
-def latency() -> None:
-    probe.started = time.time()
+noop, latency = peer_tasks.define(app)
 
 
 @app.task(name="bench.mark")
