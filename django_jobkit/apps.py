@@ -14,12 +14,12 @@ class JobkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, connections, heartbeat  # noqa: F401 - checks, worker signals
+        # checks, connections and heartbeat register system checks and worker signals.
+        from . import checks, connections, filesystem_broker, heartbeat, redis_clients  # noqa: F401
         from .conf import jobkit_settings
 
+        filesystem_broker.install()  # kombu#1551: a half-written message kills the consumer
         if jobkit_settings.REUSE_REDIS_CLIENTS:
-            from . import redis_clients
-
             redis_clients.install()
 
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker

@@ -1,0 +1,103 @@
+"""kombu's filesystem transport with jobkit's atomic message files (celery/kombu#1551): a
+consumer reading the folder while a message is being written never sees it half written."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from kombu import Connection
+from kombu.transport import filesystem
+
+from django_jobkit import filesystem_broker
+
+
+class Slow:
+    """A header value whose JSON encoding waits until the test lets it go: the message's
+    serialisation, and so its write, is held open at a known point."""
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    def __json__(self) -> str:  # kombu's JSON encoder calls this
+        Slow.entered.set()
+        assert Slow.release.wait(10), "the test never released the write"
+        return "slow"
+
+
+@pytest.fixture
+def slow_header() -> None:
+    Slow.entered.clear()
+    Slow.release.clear()
+
+
+def folders(folder: Path) -> dict[str, str]:
+    control = folder / "control"
+    control.mkdir(exist_ok=True)
+    return {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(control),
+    }
+
+
+def visible_messages(folder: Path, queue: str) -> list[int]:
+    """Sizes of the files kombu's reader would take for `queue` (its own name filter)."""
+    return [
+        (folder / name).stat().st_size
+        for name in os.listdir(folder)
+        if name.partition(".")[2] == f"{queue}.msg"
+    ]
+
+
+def files_seen_mid_write(folder: Path) -> list[int]:
+    """Publish one message, hold its serialisation open, and list what a reader sees then."""
+    # A queue of its own: kombu remembers declared queues process-wide, by name.
+    name = f"jobkit-test-fs-{uuid.uuid4().hex[:8]}"
+    with Connection("filesystem://", transport_options=folders(folder)) as connection:
+        queue = connection.SimpleQueue(name)
+        failures: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                queue.put("body", headers={"h": Slow()})
+            except BaseException as exc:  # reported by the assertion below
+                failures.append(exc)
+                Slow.entered.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            assert Slow.entered.wait(10), "the message was never serialised"
+            assert not failures, failures
+            seen = visible_messages(folder, name)
+        finally:
+            Slow.release.set()
+            writer.join(10)
+        assert len(visible_messages(folder, name)) == 1  # and once written, it is there, whole
+        message = queue.get(timeout=5)
+        assert message.payload == "body"
+        message.ack()
+        queue.close()
+    return seen
+
+
+def test_installed_by_the_app() -> None:
+    assert getattr(filesystem.Channel._put, "jobkit_atomic", False)
+
+
+def test_a_reader_sees_no_message_file_while_it_is_written(tmp_path: Path, slow_header) -> None:
+    assert files_seen_mid_write(tmp_path) == []
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(filesystem_broker.PARTIAL_PREFIX)]
+
+
+def test_kombus_own_write_shows_an_empty_file_meanwhile(tmp_path: Path, slow_header) -> None:
+    """The race the patch closes, with kombu's own method: the file is there, empty."""
+    filesystem_broker.uninstall()
+    try:
+        assert files_seen_mid_write(tmp_path) == [0]
+    finally:
+        assert filesystem_broker.install()
