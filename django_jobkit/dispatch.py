@@ -11,7 +11,6 @@ someone listens to Celery's publish signals or sent events are on, Celery's own
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -97,7 +96,9 @@ def send_many(requests: list[JobRequest]) -> int:
     return sent
 
 
-_producers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+#: Where a channel keeps its jobkit producer (an attribute: the producer refers to its
+#: channel, so a mapping keyed by channels would keep every channel alive).
+_PRODUCER_ATTRIBUTE = "_jobkit_producer"
 
 
 @contextmanager
@@ -113,11 +114,10 @@ def pooled_producer(app: Any) -> Iterator[Any]:
     connection = app.pool.acquire(block=True)
     try:
         channel = connection.default_channel
-        producer = _producers.get(channel)
-        if producer is None:
-            producer = _producers[channel] = Producer(
-                channel, serializer="json", auto_declare=False
-            )
+        producer = getattr(channel, _PRODUCER_ATTRIBUTE, None)
+        if producer is None or producer.channel is not channel:
+            producer = Producer(channel, serializer="json", auto_declare=False)
+            setattr(channel, _PRODUCER_ATTRIBUTE, producer)
         yield producer
     finally:
         connection.release()

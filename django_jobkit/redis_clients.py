@@ -19,6 +19,7 @@ _CACHE_ATTRIBUTE = "_jobkit_client"
 def install() -> bool:
     """Patch kombu's Redis channel class once; False when kombu or redis-py is missing."""
     try:
+        import redis
         from kombu.transport import redis as kombu_redis
     except ImportError:  # redis-py not installed: no Redis transport to tune
         return False
@@ -30,7 +31,17 @@ def install() -> bool:
     def _create_client(self: Any, asynchronous: bool = False) -> Any:
         if asynchronous:  # the consumer's own client, which kombu already keeps
             return original(self, asynchronous=True)
-        pool = self.pool
+        try:
+            pool = self.pool
+        except AttributeError as exc:
+            # kombu restores unacked messages while closing a channel whose connection is
+            # already gone (after a broker restart), and building a pool then fails on the
+            # missing connection. As a connection error the consumer recovers (it reconnects,
+            # and the messages come back by the visibility timeout); as an AttributeError the
+            # worker stopped with "Unrecoverable error".
+            if self.connection is None or self.connection.client is None:
+                raise redis.ConnectionError("the channel's broker connection is closed") from exc
+            raise
         client = self.__dict__.get(_CACHE_ATTRIBUTE)
         if client is None or client.connection_pool is not pool:
             client = original(self)

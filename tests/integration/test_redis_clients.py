@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import redis
 from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
@@ -74,3 +75,15 @@ def test_uninstall_gives_kombu_back_its_own_method(private_redis) -> None:
         assert redis_clients.install()
     assert redis_clients.install()  # installing twice wraps once
     assert not getattr(kombu_redis.Channel._create_client.__wrapped__, "jobkit_reuse", False)
+
+
+def test_a_channel_closed_after_its_connection_raises_a_connection_error(private_redis) -> None:
+    """Closing a channel after a broker restart, kombu restores unacked messages and needs a
+    client: with the connection already gone that is a connection error (recoverable), not
+    the AttributeError that stopped workers."""
+    connection = Connection(private_redis.url)
+    channel = connection.channel()
+    channel._disconnect_pools()
+    channel.connection.client = None  # what kombu's collect() leaves behind
+    with pytest.raises(redis.ConnectionError):
+        channel._create_client()
