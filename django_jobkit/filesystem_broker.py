@@ -14,6 +14,8 @@ import os
 import uuid
 from typing import Any
 
+from .patching import patch_method, unpatch_method
+
 #: Prefix of a message file being written: not `<number>_<uuid>.<queue>.msg`, so never read.
 PARTIAL_PREFIX = ".partial-"
 
@@ -24,41 +26,33 @@ def install() -> bool:
         from kombu.transport import filesystem
     except ImportError:  # pragma: no cover - kombu always ships it
         return False
-    channel_class = filesystem.Channel
-    original = channel_class._put
-    if getattr(original, "jobkit_atomic", False):
-        return True
-
-    def _put(self: Any, queue: str, payload: Any, **kwargs: Any) -> None:
-        from time import monotonic
-
-        from kombu.exceptions import ChannelError
-        from kombu.utils.encoding import str_to_bytes
-        from kombu.utils.json import dumps
-
-        # The name kombu gives a message (its order and its queue), written under a prefix.
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
-        final = os.path.join(self.data_folder_out, name)
-        partial = os.path.join(self.data_folder_out, PARTIAL_PREFIX + name)
-        try:
-            with open(partial, "wb", buffering=0) as file:
-                file.write(str_to_bytes(dumps(payload)))
-            os.replace(partial, final)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.remove(partial)
-            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
-
-    _put.jobkit_atomic = True  # type: ignore[attr-defined]
-    _put.__wrapped__ = original  # type: ignore[attr-defined]
-    channel_class._put = _put
+    patch_method(filesystem.Channel, "_put", lambda original: _put)
     return True
+
+
+def _put(self: Any, queue: str, payload: Any, **kwargs: Any) -> None:
+    from time import monotonic
+
+    from kombu.exceptions import ChannelError
+    from kombu.utils.encoding import str_to_bytes
+    from kombu.utils.json import dumps
+
+    # The name kombu gives a message (its order and its queue), written under a prefix.
+    name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+    final = os.path.join(self.data_folder_out, name)
+    partial = os.path.join(self.data_folder_out, PARTIAL_PREFIX + name)
+    try:
+        with open(partial, "wb", buffering=0) as file:
+            file.write(str_to_bytes(dumps(payload)))
+        os.replace(partial, final)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
 
 def uninstall() -> None:
     """Restore kombu's own method (for tests)."""
     from kombu.transport import filesystem
 
-    current = filesystem.Channel._put
-    if getattr(current, "jobkit_atomic", False):
-        filesystem.Channel._put = current.__wrapped__
+    unpatch_method(filesystem.Channel, "_put")

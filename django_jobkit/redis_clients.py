@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .patching import patch_method, unpatch_method
+
 _CACHE_ATTRIBUTE = "_jobkit_client"
 
 
@@ -23,34 +25,33 @@ def install() -> bool:
         from kombu.transport import redis as kombu_redis
     except ImportError:  # redis-py not installed: no Redis transport to tune
         return False
-    channel_class = kombu_redis.Channel
-    original = channel_class._create_client
-    if getattr(original, "jobkit_reuse", False):
-        return True
 
-    def _create_client(self: Any, asynchronous: bool = False) -> Any:
-        if asynchronous:  # the consumer's own client, which kombu already keeps
-            return original(self, asynchronous=True)
-        try:
-            pool = self.pool
-        except AttributeError as exc:
-            # kombu restores unacked messages while closing a channel whose connection is
-            # already gone (after a broker restart), and building a pool then fails on the
-            # missing connection. As a connection error the consumer recovers (it reconnects,
-            # and the messages come back by the visibility timeout); as an AttributeError the
-            # worker stopped with "Unrecoverable error".
-            if self.connection is None or self.connection.client is None:
-                raise redis.ConnectionError("the channel's broker connection is closed") from exc
-            raise
-        client = self.__dict__.get(_CACHE_ATTRIBUTE)
-        if client is None or client.connection_pool is not pool:
-            client = original(self)
-            self.__dict__[_CACHE_ATTRIBUTE] = client
-        return client
+    def make(original: Any) -> Any:
+        def _create_client(self: Any, asynchronous: bool = False) -> Any:
+            if asynchronous:  # the consumer's own client, which kombu already keeps
+                return original(self, asynchronous=True)
+            try:
+                pool = self.pool
+            except AttributeError as exc:
+                # kombu restores unacked messages while closing a channel whose connection
+                # is already gone (after a broker restart), and building a pool then fails on
+                # the missing connection. As a connection error the consumer recovers (it
+                # reconnects, and the messages come back by the visibility timeout); as an
+                # AttributeError the worker stopped with "Unrecoverable error".
+                if self.connection is None or self.connection.client is None:
+                    raise redis.ConnectionError(
+                        "the channel's broker connection is closed"
+                    ) from exc
+                raise
+            client = self.__dict__.get(_CACHE_ATTRIBUTE)
+            if client is None or client.connection_pool is not pool:
+                client = original(self)
+                self.__dict__[_CACHE_ATTRIBUTE] = client
+            return client
 
-    _create_client.jobkit_reuse = True  # type: ignore[attr-defined]
-    _create_client.__wrapped__ = original  # type: ignore[attr-defined]
-    channel_class._create_client = _create_client
+        return _create_client
+
+    patch_method(kombu_redis.Channel, "_create_client", make)
     return True
 
 
@@ -60,6 +61,4 @@ def uninstall() -> None:
         from kombu.transport import redis as kombu_redis
     except ImportError:
         return
-    current = kombu_redis.Channel._create_client
-    if getattr(current, "jobkit_reuse", False):
-        kombu_redis.Channel._create_client = current.__wrapped__
+    unpatch_method(kombu_redis.Channel, "_create_client")

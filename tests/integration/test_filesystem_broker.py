@@ -13,6 +13,7 @@ from kombu import Connection
 from kombu.transport import filesystem
 
 from django_jobkit import filesystem_broker
+from django_jobkit.patching import is_patched
 
 
 class Slow:
@@ -86,7 +87,7 @@ def files_seen_mid_write(folder: Path) -> list[int]:
 
 
 def test_installed_by_the_app() -> None:
-    assert getattr(filesystem.Channel._put, "jobkit_atomic", False)
+    assert is_patched(filesystem.Channel, "_put")
 
 
 def test_a_reader_sees_no_message_file_while_it_is_written(tmp_path: Path, slow_header) -> None:

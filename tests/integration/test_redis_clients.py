@@ -11,6 +11,7 @@ from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
 from django_jobkit import redis_clients
+from django_jobkit.patching import is_patched
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def roundtrip(channel: kombu_redis.Channel, body: str) -> str:
 
 
 def test_installed_by_the_app_and_one_client_serves_every_command(channel) -> None:
-    assert getattr(kombu_redis.Channel._create_client, "jobkit_reuse", False)
+    assert is_patched(kombu_redis.Channel, "_create_client")
     first = channel._create_client()
     assert channel._create_client() is first
     assert roundtrip(channel, "hello") == "hello"
@@ -67,14 +68,15 @@ def test_survives_a_server_restart(channel, private_redis) -> None:
 def test_uninstall_gives_kombu_back_its_own_method(private_redis) -> None:
     redis_clients.uninstall()
     try:
-        assert not getattr(kombu_redis.Channel._create_client, "jobkit_reuse", False)
+        assert not is_patched(kombu_redis.Channel, "_create_client")
         with Connection(private_redis.url) as connection:
             channel = connection.channel()
             assert channel._create_client() is not channel._create_client()
     finally:
         assert redis_clients.install()
     assert redis_clients.install()  # installing twice wraps once
-    assert not getattr(kombu_redis.Channel._create_client.__wrapped__, "jobkit_reuse", False)
+    # Wrapped once: what the patch wraps is kombu's own method.
+    assert not hasattr(kombu_redis.Channel._create_client.__wrapped__, "__wrapped__")
 
 
 def test_a_channel_closed_after_its_connection_raises_a_connection_error(private_redis) -> None:
