@@ -15,12 +15,21 @@ class JobkitConfig(AppConfig):
 
     def ready(self) -> None:
         # checks, connections and heartbeat register system checks and worker signals.
-        from . import checks, connections, filesystem_broker, heartbeat, redis_clients  # noqa: F401
+        from . import (  # noqa: F401
+            checks,
+            connections,
+            filesystem_broker,
+            heartbeat,
+            redis_acks,
+            redis_clients,
+        )
         from .conf import jobkit_settings
 
         filesystem_broker.install()  # kombu#1551: a half-written message kills the consumer
         if jobkit_settings.REUSE_REDIS_CLIENTS:
             redis_clients.install()
+        if jobkit_settings.SKIP_REDIS_ACK_EMULATION:
+            redis_acks.install()  # the database, not Redis, brings lost jobkit messages back
 
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.

@@ -102,5 +102,12 @@ class Settings:
         django_jobkit.redis_clients)."""
         return bool(getattr(settings, "JOBKIT_REUSE_REDIS_CLIENTS", True))
 
+    @property
+    def SKIP_REDIS_ACK_EMULATION(self) -> bool:
+        """Keep jobkit's delivered Redis messages in the worker's memory instead of kombu's
+        unacked hash; the database re-sends what a killed worker loses (see
+        django_jobkit.redis_acks)."""
+        return bool(getattr(settings, "JOBKIT_SKIP_REDIS_ACK_EMULATION", True))
+
 
 jobkit_settings = Settings()

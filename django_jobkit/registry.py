@@ -16,6 +16,8 @@ J = TypeVar("J", bound="type[Job]")
 _classes: dict[str, type[Job]] = {}
 _names: dict[type[Job], str] = {}
 _tasks: dict[str, Task[Any, Any]] = {}
+#: Every Celery task name a job compiles to, aliases included.
+_task_names: set[str] = set()
 
 
 def job_class_name(cls: type[Job]) -> str:
@@ -62,6 +64,7 @@ def _register(cls: type[Job], alias: str | list[str] | None) -> type[Job]:
     for old_name in aliases:
         # Messages already sent under the old name must still find a task to run them.
         compile_task(old_name)
+    _task_names.update([name, *aliases])
     return cls
 
 
@@ -89,6 +92,11 @@ def job_class_for(name: str) -> type[Job]:
 def task_for(name: str) -> Task[Any, Any]:
     """The Celery task a registered job name compiles to (aliases resolve to the current name)."""
     return _tasks[_names[job_class_for(name)]]
+
+
+def is_job_task(task_name: str | None) -> bool:
+    """Whether a Celery task name is that of a registered job (or one of its aliases)."""
+    return task_name in _task_names
 
 
 def registered() -> dict[str, type[Job]]:
