@@ -203,11 +203,9 @@ def insert_one(request: JobRequest, using: str) -> None:
         json.dumps(value) if json_field else value
         for value, json_field in ((getattr(request, f.attname), j) for f, j in fields)
     ]
-    from .fastpath import fetchone  # imports the models: not at module level
+    from .fastpath import insert_returning_id  # imports the models: not at module level
 
-    row = fetchone(using, sql, params)
-    assert row is not None  # INSERT ... RETURNING gives its row
-    request.pk = row[0]
+    request.pk = insert_returning_id(using, sql, params)
     request._state.adding = False
     request._state.db = using
 

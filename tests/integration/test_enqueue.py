@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from django_jobkit import Job
 from django_jobkit.exceptions import InvalidJobOption, InvalidJobParameter, JobNotRegistered
+from django_jobkit.jobs import build_request, insert_one
 from django_jobkit.models import JobProcess, JobRequest
 from tests.jobs import AtMostTwoPerTenantJob, EchoJob, NoopJob
 
@@ -132,3 +134,35 @@ def test_custom_should_enqueue_policy():
     results = [AtMostTwoPerTenantJob("acme").run_in_worker() for _ in range(4)]
     assert [r is not None for r in results] == [True, True, False, False]
     assert AtMostTwoPerTenantJob("other").run_in_worker() is not None
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("BEGIN travels with the INSERT on PostgreSQL (psycopg 3) only")
+
+
+def test_an_enqueue_opening_a_transaction_is_part_of_it(postgres_only):
+    """`BEGIN; INSERT` in one query: the row is the transaction's, to commit or roll back."""
+    with transaction.atomic():
+        first = NoopJob(1).run_in_worker()
+        assert connection.connection.pgconn.transaction_status == TransactionStatus.INTRANS
+        second = NoopJob(2).run_in_worker()  # the transaction is open: the usual path
+    assert sorted(JobRequest.objects.values_list("pk", flat=True)) == [first.pk, second.pk]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        NoopJob(3).run_in_worker()
+        assert JobRequest.objects.count() == 3
+        raise RuntimeError("roll back")
+    assert JobRequest.objects.count() == 2
+
+
+def test_an_enqueue_failing_as_it_opens_a_transaction_raises_djangos_error(postgres_only):
+    request = NoopJob().run_in_worker()
+    duplicate = build_request(NoopJob())
+    duplicate.job_request_uuid = request.uuid
+    with pytest.raises(IntegrityError, match="jobkit_request_uuid_uniq"), transaction.atomic():
+        insert_one(duplicate, "default")
+    # The transaction was rolled back and the connection serves the next one.
+    with transaction.atomic():
+        assert NoopJob().run_in_worker() is not None
+    assert JobRequest.objects.count() == 2
