@@ -133,22 +133,41 @@ class Publisher:
         self.sent_events, self.delivery_mode, self.retry_policy, self.broker_kind = _app_settings(
             app
         )
+        self._plans: dict[tuple[Any, ...], tuple[Any, dict[str, Any], Any, Any]] = {}
 
     def publish(self, request: JobRequest) -> None:
-        task = registry.task_for(request.job_class)
-        options = publish_options(request, self.broker_kind)
+        plan = self._plan(request)
+        task, options, template, queue = plan
         task_id = str(request.job_request_uuid)
-        if self.sent_events or _observed(task.name):
+        if template is None:
             # Celery's own path, so that publish signals and sent events still fire.
             task.apply_async(args=[task_id], task_id=task_id, producer=self.producer, **options)
             return
-        template = _template(self.app, task.name, options)
-        queue = self.app.amqp.queues[options["queue"]]
         if hash(queue) not in self.producer.connection.declared_entities:
             self.producer.maybe_declare(queue)  # RabbitMQ drops messages to unknown queues
         # The message goes to the anonymous exchange; `pooled_producer`'s producers never
         # re-declare their own exchange on publish (kombu copies and binds it, ~60 µs).
         self._publish(task_id, template, queue, options)
+
+    def _plan(self, request: JobRequest) -> tuple[Any, dict[str, Any], Any, Any]:
+        """The task, options, template and queue of a request's message; one per kind of
+        request for a batch (an ETA makes each its own)."""
+        key = None
+        if request.start_at is None:
+            key = (request.job_class, request.queue, request.priority, request.timeout)
+            plan = self._plans.get(key)
+            if plan is not None:
+                return plan
+        task = registry.task_for(request.job_class)
+        options = publish_options(request, self.broker_kind)
+        if self.sent_events or _observed(task.name):
+            plan = (task, options, None, None)
+        else:
+            template = _template(self.app, task.name, options)
+            plan = (task, options, template, self.app.amqp.queues[options["queue"]])
+        if key is not None:
+            self._plans[key] = plan
+        return plan
 
     def _publish(self, task_id: str, template: Any, queue: Any, options: dict[str, Any]) -> None:
         headers = {**template.headers, "id": task_id, "root_id": task_id}
