@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from .patching import patch_method, unpatch_method
+from .registry import is_job_task
 
 logger = logging.getLogger("django_jobkit.redis_acks")
 
@@ -109,8 +110,6 @@ def uninstall() -> None:
 
 def is_job_message(message: Any) -> bool:
     """A message of a registered job's task: "go look at request X", nothing else."""
-    from .registry import is_job_task
-
     headers = message.headers or {}
     return is_job_task(headers.get("task"))
 
