@@ -29,7 +29,7 @@ from typing import Any
 from bench.common import CONCURRENCY, ROOT, WORKER_FLAGS, Sizes, log
 from bench.probe import SOCKET_ENV, Listener
 from bench.systems import System, make
-from bench.workers import Worker, kill_group
+from bench.workers import Worker, cpu_used, kill_group, server_cpu
 
 WARMUP = 20  # unmeasured enqueues before (a) and (b): connections opened, code paths warm
 
@@ -204,18 +204,26 @@ def measure_latency(run: Run, worker: Worker, queue: str) -> dict[str, Any]:
 
 # --- (f) worker memory ---------------------------------------------------------------------------
 def measure_rss(run: Run, worker: Worker, queue: str, n: int) -> dict[str, Any]:
+    """Memory before and after n more jobs on the warm worker, and the CPU each job took from
+    the worker's processes and the local servers meanwhile (the servers' share includes the
+    bulk enqueue of the n jobs, a small part: one INSERT, pipelined publishes)."""
     before = worker.memory()
     after_mark = run.system.watermark()
+    cpu_before = {**worker.cpu(), **server_cpu()}
     started = time.monotonic()
     run.system.enqueue_many(queue, n)
     run.system.wait_drained(
         queue, "", n, after_mark, run.listener, n / 20 + 120, guard=worker.check
     )
     seconds = time.monotonic() - started
+    cpu_after = {**worker.cpu(), **server_cpu()}
     after = worker.memory()
     return {
         "jobs": n,
         "seconds": seconds,
+        "cpu_us_per_job": {
+            key: seconds / n * 1e6 for key, seconds in cpu_used(cpu_before, cpu_after).items()
+        },
         "before": before,
         "after": after,
         "growth_pct": (after["rss_mib"] / before["rss_mib"] - 1) * 100,

@@ -31,6 +31,14 @@ ROWS: list[tuple[str, tuple[str, ...], bool]] = [
     ("(f) worker RSS after                   MiB", ("rss", "after", "rss_mib"), False),
     ("(f) worker RSS growth                    %", ("rss", "growth_pct"), False),
     ("(f) worker PSS growth                    %", ("rss", "pss_growth_pct"), False),
+    ("(f) CPU per job: worker main process    us", ("rss", "cpu_us_per_job", "worker_main"), False),
+    (
+        "(f) CPU per job: worker pool children   us",
+        ("rss", "cpu_us_per_job", "worker_children"),
+        False,
+    ),
+    ("(f) CPU per job: PostgreSQL server      us", ("rss", "cpu_us_per_job", "postgresql"), False),
+    ("(f) CPU per job: Redis server           us", ("rss", "cpu_us_per_job", "redis"), False),
     ("(e) dedup: rows created for the keys", ("dedup", "created_rows"), True),
 ]
 

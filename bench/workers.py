@@ -53,6 +53,50 @@ def memory(pid: int) -> dict[str, float]:
     return {"rss_mib": rss / 1024, "pss_mib": pss / 1024, "processes": len(pids)}
 
 
+#: Local server processes whose CPU time the memory phase reports, by /proc comm name.
+SERVERS = {"postgresql": "postgres", "redis": "redis-server", "rabbitmq": "beam.smp"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu() -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each local PostgreSQL, Redis and RabbitMQ process."""
+    found: dict[str, dict[int, float]] = {key: {} for key in SERVERS}
+    names = {comm: key for key, comm in SERVERS.items()}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names:
+            found[names[comm]][int(entry)] = cpu_seconds(int(entry))
+    return found
+
+
+def cpu_used(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds each group of processes used between two readings.
+
+    A process that exits in between takes its time with it (a system that opens a database
+    connection per task loses its PostgreSQL backends' share); one that started in between
+    counts whole.
+    """
+    return {
+        key: sum(seconds - before.get(key, {}).get(pid, 0.0) for pid, seconds in pids.items())
+        for key, pids in after.items()
+    }
+
+
 class Worker:
     """`celery -A APP worker -Q QUEUE` with the common flags, in its own process group."""
 
@@ -87,6 +131,14 @@ class Worker:
 
     def memory(self) -> dict[str, float]:
         return memory(self.proc.pid)
+
+    def cpu(self) -> dict[str, dict[int, float]]:
+        """CPU seconds of the main process and of each of its pool's children so far."""
+        pid = self.proc.pid
+        return {
+            "worker_main": {pid: cpu_seconds(pid)},
+            "worker_children": {child: cpu_seconds(child) for child in descendants(pid)},
+        }
 
     def stop(self, timeout: float = 30) -> None:
         """Warm shutdown (SIGTERM to the group), then SIGKILL at the deadline."""
