@@ -78,7 +78,8 @@ def install() -> bool:
         def restore_unacked(self: Any, client: Any = None) -> Any:
             local = _local_tags(self)
             if local:
-                messages = [self._delivered[tag] for tag in local if tag in self._delivered]
+                # In delivery order, as kombu restores its own.
+                messages = [m for tag, m in self._delivered.items() if tag in local]
                 local.clear()
                 _put_back(self, messages, client=client)
                 for message in messages:
