@@ -13,7 +13,7 @@ from kombu.transport import redis as kombu_redis
 
 from django_jobkit import redis_acks
 from django_jobkit.patching import is_patched
-from django_jobkit.registry import name_for
+from django_jobkit.registry import is_job_task, name_for
 from tests.jobs import NoopJob
 
 QUEUE = "jobkit-test-acks"
@@ -46,6 +46,14 @@ def waiting(connection: Connection) -> int:
 def test_installed_by_the_app() -> None:
     for name in ("append", "ack", "reject", "restore_unacked"):
         assert is_patched(kombu_redis.QoS, name)
+
+
+def test_job_messages_are_told_by_task_name_aliases_included() -> None:
+    assert is_job_task(JOB_TASK)
+    assert is_job_task("legacy.jobs.RenamedJob")  # an alias of tests.jobs.RenamedJob
+    assert not is_job_task(OTHER_TASK)
+    assert not is_job_task("django_jobkit.sweep")  # jobkit's own tasks keep kombu's copy
+    assert not is_job_task(None)
 
 
 def test_a_job_message_has_no_unacked_copy_and_acks_locally(connection) -> None:
