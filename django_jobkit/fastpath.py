@@ -181,12 +181,14 @@ def insert_returning_id(using: str, sql: str, params: list[Any]) -> int:
     Observed connections (DEBUG, CaptureQueriesContext, execute wrappers) take the usual path.
     """
     connection = connections[using]
-    if not (connection.queries_logged or connection.execute_wrappers):
+    # Inside atomic() the connection is open and in manual-commit mode already.
+    if connection.in_atomic_block and not (
+        connection.queries_logged or connection.execute_wrappers
+    ):
         connection.close_if_health_check_failed()
-        connection.ensure_connection()
         raw = connection.connection
         pgconn = getattr(raw, "pgconn", None)  # psycopg 3's libpq connection
-        if pgconn is not None and not raw.autocommit and pgconn.transaction_status == _IDLE:
+        if pgconn is not None and pgconn.transaction_status == _IDLE:
             with connection.wrap_database_errors:
                 return _begin_and_insert(raw, sql, params)
     row = fetchone(using, sql, params)
