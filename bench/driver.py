@@ -222,7 +222,7 @@ def measure_rss(run: Run, worker: Worker, queue: str, n: int) -> dict[str, Any]:
         "jobs": n,
         "seconds": seconds,
         "cpu_us_per_job": {
-            key: seconds / n * 1e6 for key, seconds in cpu_used(cpu_before, cpu_after).items()
+            key: used / n * 1e6 for key, used in cpu_used(cpu_before, cpu_after).items()
         },
         "before": before,
         "after": after,

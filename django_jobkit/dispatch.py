@@ -136,8 +136,7 @@ class Publisher:
         self._plans: dict[tuple[Any, ...], tuple[Any, dict[str, Any], Any, Any]] = {}
 
     def publish(self, request: JobRequest) -> None:
-        plan = self._plan(request)
-        task, options, template, queue = plan
+        task, options, template, queue = self._plan(request)
         task_id = str(request.job_request_uuid)
         if template is None:
             # Celery's own path, so that publish signals and sent events still fire.
