@@ -106,7 +106,8 @@ def capture(run: Any) -> list[tuple[str, list[str]]]:
 
     from bench.jobs import NoopJob
     from django_jobkit import registry
-    from django_jobkit.sweeper import Sweeper
+    from django_jobkit.execution.sweeper import Sweeper
+    from django_jobkit.execution.tasks import task_for
 
     queue = run.queue("explain")
     steps: list[tuple[str, list[str]]] = []
@@ -125,7 +126,7 @@ def capture(run: Any) -> list[tuple[str, list[str]]]:
     step(
         "enqueue with a concurrency key (lock, dedup checks)", lambda: enqueue(concurrency_key="x")
     )
-    task = registry.task_for(registry.name_for(NoopJob))
+    task = task_for(registry.name_for(NoopJob))
     step(
         "worker: one job through jobkit's task (claim, run, record)",
         lambda: task.apply(args=[str(request.job_request_uuid)]),

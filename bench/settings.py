@@ -5,6 +5,8 @@ that is what users start from; only DEBUG is forced off and the remote-control e
 renamed so bench workers never answer other workers' broadcasts.
 """
 
+import os
+
 from bench.common import CONTROL_EXCHANGE, EVENT_EXCHANGE
 from example_project.settings import *  # noqa: F403
 
@@ -12,3 +14,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405
 DEBUG = False
 CELERY_CONTROL_EXCHANGE = CONTROL_EXCHANGE
 CELERY_EVENT_EXCHANGE = EVENT_EXCHANGE
+
+# BENCH_WORKER_SWEEPS=0: without the workers' turns at the sweep, to see what they cost.
+if os.environ.get("BENCH_WORKER_SWEEPS") == "0":
+    JOBKIT_WORKER_SWEEPS = False

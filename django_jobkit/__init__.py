@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DeferJob", "Job", "Schedule", "bulk_run_in_worker", "register_job"]
+__all__ = ["DeferJob", "GPUJob", "Job", "Schedule", "bulk_run_in_worker", "register_job"]
 
 try:
     __version__ = metadata.version("django-jobkit")
@@ -13,18 +13,19 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
     __version__ = "0.0.0"
 
 if TYPE_CHECKING:
+    from .enqueue.service import bulk_run_in_worker
     from .exceptions import DeferJob
-    from .jobs import Job, bulk_run_in_worker
-    from .registry import register_job
-    from .scheduling import Schedule
+    from .jobs import GPUJob, Job, register_job
+    from .scheduling.schedule import Schedule
 
 # Resolved lazily so that `import django_jobkit` in settings or celery.py never imports models.
 _LAZY = {
     "Job": ".jobs",
-    "bulk_run_in_worker": ".jobs",
-    "register_job": ".registry",
+    "GPUJob": ".jobs",
+    "bulk_run_in_worker": ".enqueue.service",
+    "register_job": ".jobs",
     "DeferJob": ".exceptions",
-    "Schedule": ".scheduling",
+    "Schedule": ".scheduling.schedule",
 }
 
 

@@ -14,30 +14,36 @@ class JobkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # checks, connections and heartbeat register system checks and worker signals.
-        from . import (  # noqa: F401
-            checks,
-            connections,
-            filesystem_broker,
-            heartbeat,
-            redis_acks,
-            redis_clients,
-        )
+        # checks, connections, gpu, heartbeat and timelimits register system checks and worker
+        # signals.
+        from . import checks  # noqa: F401
+        from ._compat.celery import revoke
+        from ._compat.kombu import filesystem as filesystem_broker
+        from ._compat.kombu import redis_acks, redis_clients
         from .conf import jobkit_settings
+        from .execution import (  # noqa: F401
+            connections,
+            gpu,
+            heartbeat,
+            revokes,
+            timelimits,
+            unknown_tasks,
+        )
 
         filesystem_broker.install()  # kombu#1551: a half-written message kills the consumer
         if jobkit_settings.REUSE_REDIS_CLIENTS:
             redis_clients.install()
         if jobkit_settings.SKIP_REDIS_ACK_EMULATION:
             redis_acks.install()  # the database, not Redis, brings lost jobkit messages back
+        revoke.install(revokes.before_revoke)  # a revoke from Flower or `celery control` cancels
 
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.
         autodiscover_modules("jobs")
 
-        # Scheduled jobs: the fire_schedule task and beat's signal handlers, and beat's rows
-        # kept in sync with the code after every migrate.
-        from . import beat
+        # Scheduled jobs: the fire_schedule and enqueue tasks and beat's signal handlers, and
+        # beat's rows kept in sync with the code after every migrate.
+        from .scheduling import beat, enqueue_task  # noqa: F401
 
         post_migrate.connect(
             beat.sync_after_migrate, sender=self, dispatch_uid="django_jobkit.sync_schedules"
@@ -46,7 +52,12 @@ class JobkitConfig(AppConfig):
 
 
 def _install_periodic_tasks(using: str = "default", **kwargs: Any) -> None:
-    if apps.is_installed("django_celery_beat"):
-        from .sweeper import install_periodic_sweep
+    if not apps.is_installed("django_celery_beat"):
+        return
+    from django.db import router
+    from django_celery_beat.models import PeriodicTask
 
+    from .execution.sweeper import install_periodic_sweep
+
+    if router.db_for_write(PeriodicTask) == using:  # where beat reads, not on every database
         install_periodic_sweep(using)

@@ -7,16 +7,19 @@ start instead of silently losing guarantees.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery.signals import celeryd_after_setup
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError, router
 from django.utils.module_loading import import_string
 
+from . import registry
 from .conf import jobkit_settings
+from .scheduling.enqueue_task import ENQUEUE_TASK
 
 PICKLE = {"pickle", "application/x-python-serialize"}
 
@@ -125,7 +128,7 @@ def check_default_queue(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.compatibility)
 def check_broker_priorities(**kwargs: Any) -> list[CheckMessage]:
-    from .routing import BROKER_LEVELS, broker_kind
+    from .enqueue.routing import BROKER_LEVELS, broker_kind
 
     conf = _celery_conf()
     kind = broker_kind()
@@ -156,7 +159,7 @@ def check_broker_priorities(**kwargs: Any) -> list[CheckMessage]:
 @register(Tags.compatibility)
 def check_schedules(**kwargs: Any) -> list[CheckMessage]:
     """E010-E013: every schedule (Job classes' `schedule`, JOBKIT_SCHEDULE) can be used."""
-    from .schedule_entries import collect
+    from .scheduling.entries import collect
 
     return [
         Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id)
@@ -208,6 +211,46 @@ def check_beat_tz_aware(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+@register(Tags.database)
+def check_periodic_job_tasks(
+    app_configs: Any = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W008: periodic tasks that name a job's own task, which fails at every tick.
+
+    A database check: `manage.py check --database default` and `migrate` run it.
+    """
+    if not databases or not apps.is_installed("django_celery_beat"):
+        return []
+    from django_celery_beat.models import PeriodicTask  # only when the app is installed
+
+    return [
+        message
+        for alias in databases
+        if router.allow_migrate_model(alias, PeriodicTask)
+        for message in periodic_job_task_warnings(PeriodicTask.objects.using(alias))
+    ]
+
+
+def periodic_job_task_warnings(periodic_tasks: Any) -> list[CheckMessage]:
+    try:
+        rows = list(periodic_tasks.filter(enabled=True).values_list("name", "task"))
+    except DatabaseError:  # beat's tables not migrated yet
+        return []
+    return [
+        Warning(
+            f"Periodic task {name!r} runs {task!r}, a job's own task: it fails at every tick "
+            "(a job task runs a request already written, not arguments).",
+            hint=f"Make it run {ENQUEUE_TASK} with the keyword arguments "
+            f'{{"job": "{task}", "args": [...], "kwargs": {{...}}}}, or give the job a '
+            "Schedule in the code.",
+            obj=name,
+            id="django_jobkit.W008",
+        )
+        for name, task in rows
+        if registry.is_job_task(task)
+    ]
+
+
 @register(Tags.compatibility)
 def check_worker_connections(**kwargs: Any) -> list[CheckMessage]:
     return connection_warnings(settings.DATABASES, jobkit_settings.KEEP_DB_CONNECTIONS)
@@ -247,7 +290,7 @@ def connection_warnings(
 
 @register(Tags.compatibility)
 def check_filesystem_polling(**kwargs: Any) -> list[CheckMessage]:
-    from .routing import broker_kind
+    from .enqueue.routing import broker_kind
 
     conf = _celery_conf()
     if broker_kind() != "filesystem":

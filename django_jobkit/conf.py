@@ -60,6 +60,19 @@ class Settings:
         return float(getattr(settings, "JOBKIT_RESEND_AFTER", 600))
 
     @property
+    def MISSING_MESSAGE_AFTER(self) -> float:
+        """Seconds after which a sent, due, unclaimed request whose message the broker no
+        longer holds (its queue is empty, or the broker restarted since) is sent again."""
+        return float(getattr(settings, "JOBKIT_MISSING_MESSAGE_AFTER", 15))
+
+    @property
+    def WORKER_SWEEPS(self) -> bool:
+        """Each worker's main process takes its turn at the sweep every
+        `JOBKIT_SWEEP_INTERVAL` (one worker per interval); False leaves sweeping to beat's
+        periodic task and `manage.py jobkit sweep`."""
+        return bool(getattr(settings, "JOBKIT_WORKER_SWEEPS", True))
+
+    @property
     def HEARTBEAT_INTERVAL(self) -> float:
         """Seconds between a worker's heartbeats (and its checks for dead child processes)."""
         return float(getattr(settings, "JOBKIT_HEARTBEAT_INTERVAL", 5))
@@ -108,6 +121,59 @@ class Settings:
         unacked hash; the database re-sends what a killed worker loses (see
         django_jobkit.redis_acks)."""
         return bool(getattr(settings, "JOBKIT_SKIP_REDIS_ACK_EMULATION", True))
+
+    @property
+    def PROGRESS_INTERVAL(self) -> float:
+        """Shortest time, in seconds, between two progress writes of one running job; the
+        first is written at once, the last when the job ends."""
+        return float(getattr(settings, "JOBKIT_PROGRESS_INTERVAL", 0.25))
+
+    @property
+    def EVENTS_POLL_INTERVAL(self) -> float:
+        """Seconds between two looks at the database by an open events stream."""
+        return float(getattr(settings, "JOBKIT_EVENTS_POLL_INTERVAL", 1.0))
+
+    @property
+    def EVENTS_KEEPALIVE(self) -> float:
+        """Seconds of silence after which an events stream sends a comment, so that proxies
+        do not take it for a dead connection."""
+        return float(getattr(settings, "JOBKIT_EVENTS_KEEPALIVE", 15))
+
+    @property
+    def EVENTS_MAX_DURATION(self) -> float:
+        """Seconds after which an events stream ends and the browser reconnects: shorter than
+        the usual proxy and worker timeouts (60 s for nginx, 30-60 s for gunicorn setups)."""
+        return float(getattr(settings, "JOBKIT_EVENTS_MAX_DURATION", 55))
+
+    @property
+    def EVENTS_PERMISSION(self) -> str:
+        """Dotted path of `callable(request, uuids) -> bool` deciding who may follow jobs on
+        the events stream; empty: active staff with view permission on processes and
+        results."""
+        return str(getattr(settings, "JOBKIT_EVENTS_PERMISSION", ""))
+
+    @property
+    def GPU_QUEUE(self) -> str:
+        """The queue `GPUJob`s go to; a worker that consumes it pins each child to a device."""
+        return str(getattr(settings, "JOBKIT_GPU_QUEUE", "gpu"))
+
+    @property
+    def GPU_DEVICES(self) -> str | list[str] | None:
+        """The devices a GPU worker may use ("0,1", GPU UUIDs, or a list of them); None: the
+        `JOBKIT_GPU_DEVICES` environment variable, else detected (see `execution.gpu`)."""
+        value = getattr(settings, "JOBKIT_GPU_DEVICES", None)
+        return value if value is None or isinstance(value, str) else [str(v) for v in value]
+
+    @property
+    def GPU_JOBS_PER_DEVICE(self) -> int:
+        """How many worker children share one device (each runs one job at a time)."""
+        return int(getattr(settings, "JOBKIT_GPU_JOBS_PER_DEVICE", 1))
+
+    @property
+    def RESOURCES_MAX(self) -> int:
+        """How many `Job.resource` objects one worker child keeps loaded (least recently used
+        released first)."""
+        return int(getattr(settings, "JOBKIT_RESOURCES_MAX", 4))
 
 
 jobkit_settings = Settings()

@@ -24,6 +24,21 @@ TAG = "__jobkit__"
 JSONValue = Any
 
 
+#: Where a job instance keeps the arguments it was built with (set by `Job.__new__`).
+_CAPTURED = "_jobkit_arguments"
+
+
+def capture(job: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Remember the arguments a job was built with, before its own `__init__` runs."""
+    setattr(job, _CAPTURED, (args, kwargs))
+
+
+def encode_job(job: Any) -> dict[str, Any]:
+    """The JSON form of the arguments a job was built with (see `encode_arguments`)."""
+    args, kwargs = getattr(job, _CAPTURED)
+    return encode_arguments(type(job).__init__, args, kwargs)
+
+
 def encode_arguments(
     func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, JSONValue]:

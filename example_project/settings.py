@@ -72,7 +72,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-db.sqlite3")
+    # The tests' database beside it: var/test-db.sqlite3 for the default var/db.sqlite3.
+    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-{Path(_db['NAME']).stem}.sqlite3")
 elif _db["ENGINE"] == "django.db.backends.mysql":
     import pymysql
 
@@ -92,12 +93,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 
+# Who may follow jobs on the events stream (/jobs/events/): staff, and visitors for the jobs
+# they started from the demo page.
+JOBKIT_EVENTS_PERMISSION = "example_project.demo.views.may_follow"
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results for every task; jobkit answers for its own jobs from its rows.
+CELERY_RESULT_BACKEND = "django_jobkit.results_backend.JobkitBackend"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Priorities: one message at a time per worker child, so an urgent job is never stuck behind

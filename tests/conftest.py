@@ -7,6 +7,7 @@ example project; with neither set the suite runs on SQLite and the filesystem tr
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,7 +84,7 @@ def race(argv: list[str], env: dict[str, str], racers: int = 8) -> list[str]:
 
 
 def broker_kind() -> str:
-    from django_jobkit.routing import broker_kind as kind
+    from django_jobkit.enqueue.routing import broker_kind as kind
 
     return kind()
 
@@ -206,9 +208,11 @@ class WorkerProcess(CeleryProcess):
         pool: str,
         log: Path,
         env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.name = f"w{uuid.uuid4().hex[:8]}@%h"
         args = ["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-P", pool]
+        args += extra_args or []
         args += ["-n", self.name, "-l", "info"]
         args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         env = {
@@ -234,9 +238,11 @@ def start_worker_process(
         pool: str = "prefork",
         ready: bool = True,
         env: dict[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> WorkerProcess:
+        """`args`: more `celery worker` options (e.g. ["--soft-time-limit", "2"])."""
         log = tmp_path / f"worker-{len(started)}.log"
-        worker = WorkerProcess(queues or ["default"], concurrency, pool, log, env)
+        worker = WorkerProcess(queues or ["default"], concurrency, pool, log, env, args)
         started.append(worker)
         if ready:
             worker.wait_ready()
@@ -369,6 +375,159 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+    # Clients of a server the test stopped or restarted drop their dead sockets to the garbage
+    # collector; collect them here, in the test that made them, rather than have the
+    # ResourceWarning surface at whichever later test the collector happens to run in.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+def rabbitmq_scripts() -> Path | None:
+    """The folder of RabbitMQ's own scripts, or None where rabbitmq-server is not installed.
+
+    Debian's /usr/sbin/rabbitmq-server is a wrapper that re-runs the script as the `rabbitmq`
+    user in that user's home, with the shared node's Erlang cookie; the real scripts beside it
+    run as we are, with the environment we give them.
+    """
+    found = shutil.which("rabbitmq-server")
+    return Path(os.path.realpath(found)).parent if found else None
+
+
+class RabbitNode:
+    """A private RabbitMQ node on loopback ports, its files under one folder.
+
+    Nothing is shared with the machine's own node: its name, AMQP and distribution ports, data,
+    logs, configuration (an empty one, not /etc/rabbitmq's), plugins (none) and Erlang cookie
+    (a HOME of its own) are all its own, so stopping it disturbs nothing else.
+    """
+
+    def __init__(self, folder: Path, scripts: Path) -> None:
+        self.name = f"jobkit-{uuid.uuid4().hex[:10]}@localhost"
+        self.port, self.dist_port = free_port(), free_port()
+        while self.dist_port == self.port:
+            self.dist_port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.scripts = scripts
+        self.log = folder / "rabbitmq-server.log"
+        self.pid_file = folder / "rabbitmq.pid"
+        (folder / "enabled_plugins").write_text("[].\n")
+        (folder / "rabbitmq.conf").write_text("")
+        (folder / "rabbitmq-env.conf").write_text("")
+        self.env = {
+            **os.environ,
+            "HOME": str(folder),  # where the node makes its Erlang cookie and the CLI reads it
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_PID_FILE": str(self.pid_file),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90) -> None:
+        """Boot the node (its data kept from an earlier boot) and wait until it is up."""
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(self.scripts / "rabbitmq-server")],
+                cwd=self.folder,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, for the last-resort kill
+            )
+
+        def accepting() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"rabbitmq-server exited:\n{self.log.read_text()}")
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+        # The AMQP listener opens at the end of the boot; await_startup confirms it (asked
+        # earlier, before the node has registered its name, it fails at once).
+        wait_for(accepting, timeout, f"RabbitMQ node {self.name} to accept connections")
+        self.ctl("await_startup", "--timeout", str(int(timeout)))
+
+    def ctl(self, *args: str, timeout: float = 120) -> str:
+        """Run `rabbitmqctl -n <this node> ...`; it can reach no other node (other cookie)."""
+        done = subprocess.run(
+            [str(self.scripts / "rabbitmqctl"), "-n", self.name, *args],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise AssertionError(
+                f"rabbitmqctl {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+            )
+        return done.stdout
+
+    def restart_app(self) -> None:
+        """Stop and start the broker inside the running node, as `rabbitmqctl` restarts it.
+
+        Every connection is closed and every queue stopped; durable queues and the persistent
+        messages in them are recovered from disk, the rest is lost.
+        """
+        self.ctl("stop_app")
+        self.ctl("start_app")
+
+    def stop(self) -> None:
+        """Stop the node, gracefully if it answers, then kill whatever is left of it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                self.ctl("stop", timeout=60)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # its group is still ours while the script is unreaped
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the script, the VM and its helpers
+            self.proc.wait(10)
+        vm = self.vm_pid()
+        if vm is not None:
+            os.kill(vm, signal.SIGKILL)
+
+    def vm_pid(self) -> int | None:
+        """The pid of this node's Erlang VM while it runs (checked by its HOME, never reused)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if f"-home\0{self.folder}\0".encode() in command else None
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path: Path) -> Iterator[RabbitNode]:
+    """A private RabbitMQ node; where none is installed, the test is skipped (failed in CI)."""
+    scripts = rabbitmq_scripts()
+    if scripts is None:
+        message = "rabbitmq-server is not installed (needed for a private RabbitMQ broker)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    node = RabbitNode(tmp_path / "rabbitmq", scripts)
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+        with warnings.catch_warnings():  # as for private_redis: sockets to a restarted broker
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
 
 @contextmanager
@@ -381,7 +540,7 @@ def publishing_to(app: Any, url: str) -> Iterator[None]:
         app.conf.update(
             broker_write_url=broker, broker_read_url=broker, broker_transport_options=options
         )
-        from django_jobkit.dispatch import clear_caches
+        from django_jobkit.enqueue.publish import clear_caches
 
         clear_caches()
         # kombu keeps process-wide pools keyed by connection, shared with the app's own: close

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from django_jobkit import DeferJob, Job, Schedule, register_job
+from django_jobkit import DeferJob, GPUJob, Job, Schedule, register_job
 
 
 @register_job
@@ -253,8 +253,11 @@ class SleepFirstAttemptJob(Job):
 class IgnoresSoftLimitJob(Job):
     """Swallows the soft time limit and keeps going, so only the hard limit can stop it."""
 
-    def default_timeout(self) -> int:
-        return 1
+    def __init__(self, timeout: int | None = 1):
+        self.timeout = timeout
+
+    def default_timeout(self) -> int | None:
+        return self.timeout
 
     def run(self) -> str:
         from celery.exceptions import SoftTimeLimitExceeded
@@ -299,7 +302,7 @@ class OneAtATimeJob(Job):
     """Skips an occurrence while an earlier occurrence is still waiting or running."""
 
     def should_enqueue(self, concurrency_key: str) -> bool:
-        from django_jobkit.scheduling import previous_run_pending
+        from django_jobkit.scheduling.schedule import previous_run_pending
 
         return not previous_run_pending(self, concurrency_key)
 
@@ -347,3 +350,152 @@ class RenamedJob(Job):
 
     def run(self) -> str:
         return "renamed"
+
+
+@register_job
+class SleepThenFailJob(Job):
+    """Sleeps, then fails: revoked without terminate while it sleeps, it must not be retried."""
+
+    def __init__(self, seconds: float = 2.0, *, retries: int = 3):
+        self.seconds = seconds
+        self.retries = retries
+
+    def default_retries(self) -> int:
+        return self.retries
+
+    def run(self) -> None:
+        time.sleep(self.seconds)
+        raise RuntimeError("failed after sleeping")
+
+    def on_aborted(self, result: Any) -> None:
+        from django.core.cache import cache
+
+        cache.set(f"aborted-{result.job_request_uuid}", result.status, 300)
+
+
+@register_job
+class FailsUntilFileJob(Job):
+    """Fails until the file `path` exists, then succeeds: an operator's fix, then a retry."""
+
+    def __init__(self, path: str, *, queue: str = "default"):
+        self.path = path
+        self.queue = queue
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def run(self) -> str:
+        if not os.path.exists(self.path):
+            raise RuntimeError(f"{self.path} is missing")
+        return "fixed"
+
+
+def wait_for_file(path: str, timeout: float = 60.0) -> None:
+    """Block until a test creates `path`: the test releases a job's next step, not a clock."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} was never created")
+        time.sleep(0.01)
+
+
+@register_job
+class ProgressStepsJob(Job):
+    """Reports `steps` steps, each once the test creates `<gate>/<n>` (n from 1)."""
+
+    def __init__(self, gate: str, steps: int = 3):
+        self.gate = gate
+        self.steps = steps
+
+    def run(self) -> int:
+        for step in range(1, self.steps + 1):
+            wait_for_file(os.path.join(self.gate, str(step)))
+            self.set_progress(step / self.steps, f"step {step} of {self.steps}")
+        return self.steps
+
+
+@register_job
+class ProgressInAtomicJob(Job):
+    """Reports progress inside a transaction of its own, waits for `<gate>/release`, then
+    rolls the transaction back."""
+
+    def __init__(self, gate: str):
+        self.gate = gate
+
+    def run(self) -> str:
+        from django.db import transaction
+
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            self.set_progress(0.5, "inside atomic")
+            wait_for_file(os.path.join(self.gate, "release"))
+            raise RuntimeError("roll back")
+        return "rolled back"
+
+
+@register_job
+class ProgressFloodJob(Job):
+    """Reports `calls` values as fast as it can, then fails or returns the writer threads
+    this process has, by name."""
+
+    def __init__(self, calls: int = 10000, fail: bool = False):
+        self.calls = calls
+        self.fail = fail
+
+    def run(self) -> list[Any]:
+        import threading
+
+        for i in range(1, self.calls + 1):
+            self.set_progress(i / self.calls, f"{i}/{self.calls}")
+        if self.fail:
+            raise RuntimeError("failed after reporting")
+        writers = [t.ident for t in threading.enumerate() if t.name == "jobkit-progress"]
+        return [os.getpid(), writers]
+
+
+@register_job
+class DeviceProbeJob(GPUJob):
+    """Records what device its worker child was given, and when it held it."""
+
+    def __init__(self, seconds: float = 0.0):
+        self.seconds = seconds
+
+    def run(self) -> dict[str, Any]:
+        from billiard.process import current_process
+
+        started = time.time()
+        time.sleep(self.seconds)
+        return {
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "order": os.environ.get("CUDA_DEVICE_ORDER"),
+            "gpu": self.gpu,
+            "device": self.device,
+            "pid": os.getpid(),
+            "child": getattr(current_process(), "index", None),
+            "started": started,
+            "ended": time.time(),
+        }
+
+
+@register_job
+class CpuAllowedProbeJob(DeviceProbeJob):
+    """A GPU job that may run on the CPU where no device is pinned."""
+
+    allow_cpu = True
+
+
+@register_job
+class WarmResourceJob(Job):
+    """Uses a resource whose loader appends a line to `log` each time it runs."""
+
+    def __init__(self, log: str, key: str = "model"):
+        self.log = log
+        self.key = key
+
+    def load(self) -> dict[str, Any]:
+        with open(self.log, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        return {"loaded_by": os.getpid()}
+
+    def run(self) -> dict[str, Any]:
+        model = self.resource(self.key, self.load)
+        return {"pid": os.getpid(), "loaded_by": model["loaded_by"]}

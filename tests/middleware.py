@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django_jobkit.middleware import RunJob
+from django_jobkit.execution.middleware import RunJob
 from django_jobkit.models import JobProcess
 
 

@@ -1,6 +1,7 @@
 """The example project's settings plus the fixture jobs; same environment variables."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("JOBKIT_BROKER_DIR", "test-broker")
 
@@ -9,10 +10,30 @@ from example_project.settings import DATABASES
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]  # noqa: F405
 
-# Worker subprocesses started by the tests must use the database the test run created.
+# A second database playing a read replica that never catches up: nothing is ever written to
+# it but its schema, so any engine read routed to it sees no rows (tests/routers.py).
+_primary = DATABASES["default"]
+if _primary["ENGINE"] == "django.db.backends.sqlite3":
+    # Named after the primary's file, so that two runs on two SQLite files share nothing.
+    _stem = Path(_primary["NAME"]).stem
+    _replica_name = str(VAR_DIR / f"{_stem}-replica.sqlite3")  # noqa: F405
+    _replica_test = {"NAME": str(VAR_DIR / f"test-{_stem}-replica.sqlite3")}  # noqa: F405
+else:
+    _replica_name = f"{_primary['NAME']}_replica"
+    _replica_test = {"NAME": f"test_{_replica_name}"}
+DATABASES["replica"] = {
+    **_primary,
+    "NAME": _replica_name,
+    "TEST": {**_primary.get("TEST", {}), **_replica_test},
+}
+
+# Worker subprocesses started by the tests must use the databases the test run created.
 if os.environ.get("JOBKIT_USE_TEST_DATABASE"):
-    _db = DATABASES["default"]
-    _db["NAME"] = _db.get("TEST", {}).get("NAME") or f"test_{_db['NAME']}"
+    for _db in DATABASES.values():
+        _db["NAME"] = _db.get("TEST", {}).get("NAME") or f"test_{_db['NAME']}"
+
+if os.environ.get("JOBKIT_TEST_STALE_REPLICA"):
+    DATABASE_ROUTERS = ["tests.routers.StaleReplicaRouter"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -33,8 +54,21 @@ CACHES = {
     }
 }
 
+# Workers take their turns at the sweep unless a test controls sweeping itself.
+# Each GPU worker test has a queue of its own, so no earlier run's message reaches it.
+JOBKIT_GPU_QUEUE = os.environ.get("JOBKIT_TEST_GPU_QUEUE", "gpu")
+JOBKIT_WORKER_SWEEPS = os.environ.get("JOBKIT_WORKER_SWEEPS", "1") == "1"
+
+# A project as Celery's defaults leave it: its default queue is "celery", not jobkit's.
+if os.environ.get("JOBKIT_TEST_NO_DEFAULT_QUEUE"):
+    del CELERY_TASK_DEFAULT_QUEUE  # noqa: F821
+
 JOBKIT_KEEP_DB_CONNECTIONS = os.environ.get("JOBKIT_KEEP_DB_CONNECTIONS", "1") == "1"
 
 # Lets a test start a worker on a broken configuration (naive times, check E005).
 if os.environ.get("JOBKIT_TEST_NAIVE_TIMES"):
     USE_TZ = False
+
+# Lets a test start a worker that sends task events (as `celery worker -E`), for Flower.
+if os.environ.get("JOBKIT_TEST_TASK_EVENTS"):
+    CELERY_WORKER_SEND_TASK_EVENTS = True

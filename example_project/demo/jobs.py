@@ -73,3 +73,19 @@ class ClearExpiredSessionsJob(Job):
 
         deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
         return {"deleted_sessions": deleted}
+
+
+@register_job
+class ImportCatalogueJob(Job):
+    """A long import that reports its progress: the demo page and the admin show it live."""
+
+    def __init__(self, items: int = 20):
+        self.items = items
+
+    def run(self) -> dict:
+        import time
+
+        for done in range(1, self.items + 1):
+            time.sleep(0.5)  # stands for importing one item
+            self.set_progress(done / self.items, f"{done} of {self.items} items imported")
+        return {"imported": self.items}

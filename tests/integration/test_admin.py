@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from django_jobkit.execution.outcomes import Outcome, record
+from django_jobkit.execution.runner import claim
 from django_jobkit.models import JobResult
-from django_jobkit.worker import Outcome, claim, record
 from tests.jobs import FailingJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +49,8 @@ def test_admin_walks_the_retry_chain(admin_client):
     for attempt in (first, second, third):
         url = reverse("admin:django_jobkit_jobresult_change", args=[attempt.pk])
         assert url in body
-    assert "attempt 2: ERRORED" in body
+    this_one = reverse("admin:django_jobkit_jobresult_change", args=[second.pk])
+    assert f'<strong><a href="{this_one}">attempt 2 of 3</a>' in body
 
 
 @pytest.mark.parametrize("model", ["jobrequest", "jobprocess", "jobresult", "jobworker"])

@@ -13,8 +13,8 @@ from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
 from django_jobkit import Job
+from django_jobkit.enqueue.service import build_request
 from django_jobkit.exceptions import InvalidJobOption, InvalidJobParameter, JobNotRegistered
-from django_jobkit.jobs import build_request, insert_one
 from django_jobkit.models import JobProcess, JobRequest
 from tests.jobs import AtMostTwoPerTenantJob, EchoJob, NoopJob
 
@@ -161,7 +161,7 @@ def test_an_enqueue_failing_as_it_opens_a_transaction_raises_djangos_error(postg
     duplicate = build_request(NoopJob())
     duplicate.job_request_uuid = request.uuid
     with pytest.raises(IntegrityError, match="jobkit_request_uuid_uniq"), transaction.atomic():
-        insert_one(duplicate, "default")
+        JobRequest.objects.insert(duplicate)
     # The transaction was rolled back and the connection serves the next one.
     with transaction.atomic():
         assert NoopJob().run_in_worker() is not None

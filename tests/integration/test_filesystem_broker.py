@@ -12,8 +12,8 @@ import pytest
 from kombu import Connection
 from kombu.transport import filesystem
 
-from django_jobkit import filesystem_broker
-from django_jobkit.patching import is_patched
+from django_jobkit._compat.kombu import filesystem as filesystem_broker
+from django_jobkit._compat.patching import is_patched
 
 
 class Slow:

@@ -1,4 +1,4 @@
-"""jobkit's messages skip kombu's Redis ack emulation (django_jobkit.redis_acks), against a
+"""jobkit's messages skip kombu's Redis ack emulation (`_compat.kombu.redis_acks`), against a
 real redis-server: no unacked copy while delivered, and still put back on close and requeue;
 other tasks' messages keep kombu's copy."""
 
@@ -11,8 +11,8 @@ import pytest
 from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
-from django_jobkit import redis_acks
-from django_jobkit.patching import is_patched
+from django_jobkit._compat.kombu import redis_acks
+from django_jobkit._compat.patching import is_patched
 from django_jobkit.registry import is_job_task, name_for
 from tests.jobs import NoopJob
 

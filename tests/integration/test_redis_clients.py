@@ -1,4 +1,4 @@
-"""kombu's Redis channels keep one redis-py client (django_jobkit.redis_clients), against a real
+"""kombu's Redis channels keep one redis-py client (`_compat.kombu.redis_clients`), against a real
 redis-server: messages still flow, a replaced pool gets a new client, a restart is survived."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import redis
 from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
-from django_jobkit import redis_clients
-from django_jobkit.patching import is_patched
+from django_jobkit._compat.kombu import redis_clients
+from django_jobkit._compat.patching import is_patched
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from django_jobkit.beat import FIRE_TASK, sync_schedules
+from django_jobkit.scheduling.beat import FIRE_TASK, sync_schedules
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

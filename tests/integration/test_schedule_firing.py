@@ -13,9 +13,9 @@ from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
 from django_jobkit import Schedule
-from django_jobkit.beat import catch_up, fire, managed_rows, on_firing, sync_schedules
 from django_jobkit.models import JobRequest, JobResult
-from django_jobkit.schedule_entries import ScheduledJob
+from django_jobkit.scheduling.beat import catch_up, fire, managed_rows, on_firing, sync_schedules
+from django_jobkit.scheduling.entries import ScheduledJob
 from tests.conftest import race
 from tests.jobs import ReportJob
 
@@ -191,8 +191,8 @@ django.setup()
 from datetime import UTC, datetime
 
 from django_jobkit import Schedule
-from django_jobkit.beat import fire
-from django_jobkit.schedule_entries import ScheduledJob
+from django_jobkit.scheduling.beat import fire
+from django_jobkit.scheduling.entries import ScheduledJob
 
 queue, epochs = sys.argv[1], [int(e) for e in sys.argv[2:]]
 entry = ScheduledJob(

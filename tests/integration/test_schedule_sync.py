@@ -19,9 +19,9 @@ from django_celery_beat.models import (
 )
 
 from django_jobkit import Schedule
-from django_jobkit.beat import FIRE_TASK, managed_rows, sync_schedules
 from django_jobkit.models import JobResult
-from django_jobkit.schedule_entries import ScheduledJob, scheduled_jobs
+from django_jobkit.scheduling.beat import FIRE_TASK, managed_rows, sync_schedules
+from django_jobkit.scheduling.entries import ScheduledJob, scheduled_jobs
 
 pytestmark = pytest.mark.django_db
 

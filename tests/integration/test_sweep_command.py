@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from django_jobkit.execution.sweeper import SWEEP_TASK_NAME, install_periodic_sweep
 from django_jobkit.models import JobRequest
-from django_jobkit.sweeper import SWEEP_TASK_NAME, install_periodic_sweep
 from tests.jobs import NoopJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,6 +29,7 @@ def test_the_periodic_sweep_is_installed_and_a_pause_is_kept():
     task = PeriodicTask.objects.get(name=SWEEP_TASK_NAME)
     assert task.task == "django_jobkit.sweep"
     assert task.interval.every == 1 and task.expire_seconds == 1  # tests sweep every second
+    assert task.queue == "default"  # jobkit's own queue, not Celery's default one
     task.enabled = False
     task.save()
     install_periodic_sweep()

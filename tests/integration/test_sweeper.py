@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 
 import pytest
 from django.core.cache import cache
@@ -12,9 +11,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_jobkit.exceptions import InvalidJobParameter
+from django_jobkit.execution.heartbeat import WorkerIdentity, check_children
+from django_jobkit.execution.runner import claim
+from django_jobkit.execution.sweeper import Sweeper
 from django_jobkit.models import JobProcess, JobRequest, JobResult, JobWorker
-from django_jobkit.sweeper import Sweeper
-from django_jobkit.worker import claim
 from tests.jobs import EchoJob, NoopJob, SleepFirstAttemptJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,9 +94,10 @@ def test_a_job_that_is_lost_every_time_stops_after_its_retries():
 def test_a_long_job_on_a_live_worker_is_never_lost():
     request = NoopJob().run_in_worker()
     process = claimed(request, started_at=LONG_AGO - dt.timedelta(days=30), worker_pid=os.getpid())
-    JobWorker.objects.create(
-        name="w1@test", host=socket.gethostname(), pid=os.getpid(), last_seen=timezone.now()
-    )
+    me = WorkerIdentity(name="w1@test", queues=["default"], pid=os.getpid())
+    assert check_children(me) == 0  # the heartbeat finds its process alive and vouches for it
+    assert JobProcess.objects.get(pk=process.pk).heartbeat_at is not None
+    JobWorker.objects.all().delete()  # the worker rows do not matter, the stamp does
     assert Sweeper().end_lost() == 0
     assert JobProcess.objects.filter(pk=process.pk).exists()
 

@@ -16,8 +16,8 @@ from django.db.models import Count
 from django.test import override_settings
 
 from django_jobkit import bulk_run_in_worker
+from django_jobkit.execution.sweeper import Sweeper
 from django_jobkit.models import JobProcess, JobRequest, JobResult
-from django_jobkit.sweeper import Sweeper
 from tests.jobs import SoakJob
 
 pytestmark = [pytest.mark.soak, pytest.mark.worker, pytest.mark.slow]

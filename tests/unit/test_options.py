@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from django_jobkit.enqueue.routing import broker_level
+from django_jobkit.enqueue.service import start_time
 from django_jobkit.exceptions import InvalidJobOption
-from django_jobkit.jobs import start_time
-from django_jobkit.routing import broker_level
 
 
 def test_delay_in_seconds_timedelta_or_aware_datetime():
@@ -59,7 +59,7 @@ def test_priority_levels_keep_order_and_keep_zero_apart():
 def test_broker_priority_per_transport(url, urgent, default):
     from celery import Celery
 
-    from django_jobkit.routing import broker_priority, route
+    from django_jobkit.enqueue.routing import broker_priority, route
 
     app = Celery(set_as_current=False)
     app.conf.update(broker_url=url, broker_write_url=url)  # as written, whatever the environment

@@ -12,8 +12,9 @@ from celery.schedules import crontab
 from django.test import override_settings
 
 from django_jobkit import Job, Schedule
-from django_jobkit.schedule_entries import ScheduledJob
-from django_jobkit.scheduling import InvalidSchedule, occurrence_of
+from django_jobkit.exceptions import InvalidSchedule
+from django_jobkit.scheduling.entries import ScheduledJob
+from django_jobkit.scheduling.schedule import occurrence_of
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_jobkit import beat
 from django_jobkit.models import JobResult
+from django_jobkit.scheduling import beat
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker

@@ -8,7 +8,8 @@ import uuid
 import pytest
 from django.db import transaction
 
-from django_jobkit import dispatch, registry
+from django_jobkit.enqueue import publish
+from django_jobkit.execution.tasks import task_for
 from django_jobkit.models import JobProcess, JobRequest, JobResult
 from tests.conftest import wait_for
 from tests.jobs import AppendLineJob
@@ -31,7 +32,7 @@ def test_a_message_delivered_again_or_for_no_request_is_acknowledged_and_ignored
     request = AppendLineJob(str(runs)).run_in_worker(queue=queue)
     result = request.wait(timeout=30)
 
-    task = registry.task_for("tests.jobs.AppendLineJob")
+    task = task_for("tests.jobs.AppendLineJob")
     task.apply_async(args=[str(request.job_request_uuid)], queue=queue)  # delivered again
     stray = uuid.uuid4()
     task.apply_async(args=[str(stray)], queue=queue)  # a request that never existed
@@ -61,9 +62,9 @@ def test_deliveries_of_one_request_racing_in_worker_children_run_it_once(
     runs = tmp_path / "runs.txt"
     with transaction.atomic():
         request = AppendLineJob(str(runs)).run_in_worker(queue=queue)
-        transaction.on_commit(lambda: dispatch.send(request))  # a second message on commit
+        transaction.on_commit(lambda: publish.send(request))  # a second message on commit
     # ... and a third one by hand: three messages for one request wait in the queue.
-    registry.task_for("tests.jobs.AppendLineJob").apply_async(
+    task_for("tests.jobs.AppendLineJob").apply_async(
         args=[str(request.job_request_uuid)], queue=queue
     )
 

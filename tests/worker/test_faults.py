@@ -11,8 +11,8 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from django_jobkit.execution.sweeper import Sweeper
 from django_jobkit.models import JobProcess, JobRequest, JobResult
-from django_jobkit.sweeper import Sweeper
 from tests.conftest import wait_for
 from tests.jobs import IgnoresSoftLimitJob, NoopJob, SleepFirstAttemptJob, SlowJob
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from django_jobkit.enqueue.routing import broker_kind
 from django_jobkit.models import JobResult
-from django_jobkit.routing import broker_kind
 from tests.jobs import RecordStartJob
 
 pytestmark = pytest.mark.worker

@@ -28,3 +28,20 @@ def test_worker_subprocess_runs_a_job(start_worker_process):
     assert result.return_value == "hello"
     assert result.pid and result.host and result.worker_name.startswith("w")
     assert result.celery_task_id == str(request.job_request_uuid)
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_a_worker_behind_a_stale_replica_router_claims_and_records_on_the_primary(
+    start_worker_process,
+):
+    from django.test import override_settings
+
+    start_worker_process(concurrency=2, env={"JOBKIT_TEST_STALE_REPLICA": "1"})
+    with override_settings(DATABASE_ROUTERS=["tests.routers.StaleReplicaRouter"]):
+        requests = [NoopJob(i).run_in_worker() for i in range(6)]
+        results = [request.wait(timeout=30) for request in requests]
+        assert [r.return_value for r in results] == list(range(6))
+        assert all(r.status == JobResult.Status.SUCCESSFUL for r in results)
+        assert not JobResult.objects.exists()  # the replica saw none of it
+    assert JobResult.objects.using("default").count() == 6
+    assert not JobProcess.objects.using("default").exists()

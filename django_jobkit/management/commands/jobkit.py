@@ -30,7 +30,7 @@ class Schedules(Subcommand):
     )
 
     def handle(self, command: BaseCommand, **options: Any) -> None:
-        from django_jobkit.beat import schedule_statuses
+        from django_jobkit.scheduling.beat import schedule_statuses
 
         statuses = schedule_statuses()
         if not statuses:
@@ -83,7 +83,7 @@ class SyncSchedules(Subcommand):
         parser.add_argument("--database", help="Database alias (default: beat's router choice).")
 
     def handle(self, command: BaseCommand, **options: Any) -> None:
-        from django_jobkit.beat import sync_schedules
+        from django_jobkit.scheduling.beat import sync_schedules
 
         report = sync_schedules(using=options.get("database"))
         for line in report.lines():
@@ -105,7 +105,7 @@ class Sweep(Subcommand):
         import time
 
         from django_jobkit.conf import jobkit_settings
-        from django_jobkit.sweeper import Sweeper
+        from django_jobkit.execution.sweeper import Sweeper
 
         sweeper = Sweeper()
         while True:

@@ -1,0 +1,103 @@
+"""The requests list: how long each job has waited, and why it is still waiting.
+
+A request waits for one of three reasons the row itself tells: its delay is not over
+(`start_at`), its message never reached the broker (`sent_at` empty: the broker was down at
+commit, or a long delay just ended; the sweeper sends it), or it was sent and no worker of its
+queue has taken it yet. A job of the same class and concurrency key running now is shown too:
+jobkit's dedup refuses a second such job at enqueue time rather than holding it, so a request
+beside a running one of its key was let in by the job's own `should_enqueue` (or is a retry).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from ..models import JobRequest
+from .actions import RequestActionsAdmin
+from .base import time_column
+from .cancelling import LiveJobAdmin
+from .display import EMPTY, absolute, age, clipped, relative
+from .filters import JobClassFilter, QueueFilter
+from .job_fields import CHAIN_FIELDS, JOB_FIELDS, JOB_READONLY, JobFieldsAdmin
+from .search import NewestSearchMixin
+
+
+def waiting_reason(request: JobRequest, now: datetime | None = None) -> SafeString:
+    """Why the job has not started, in words, from the row alone."""
+    now = now or timezone.now()
+    if request.start_at is not None and request.start_at > now:
+        reason = format_html(
+            "delayed until {} ({})", absolute(request.start_at), relative(request.start_at, now)
+        )
+    elif request.sent_at is None:
+        reason = format_html(
+            "{}",
+            "not sent yet (broker down at commit, or its delay just ended): the sweeper sends it",
+        )
+    else:
+        reason = format_html(
+            "sent {} to queue {}, waiting for a worker",
+            relative(request.sent_at, now),
+            request.queue,
+        )
+    if getattr(request, "key_running", False):
+        reason = format_html(
+            '{}<br><small title="concurrency key {}">another job of its concurrency key is '
+            "running</small>",
+            reason,
+            request.concurrency_key,
+        )
+    return format_html(
+        '<span style="display:block;min-width:10em;overflow-wrap:anywhere">{}</span>', reason
+    )
+
+
+@admin.register(JobRequest)
+class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobFieldsAdmin):
+    list_display = ("request", "queue_column", "attempt_and_key", "waited", "why_waiting")
+    list_filter = (JobClassFilter, QueueFilter)
+    search_fields = ("job_request_uuid", "job_class", "concurrency_key")
+    fieldsets = (
+        (None, {"fields": (*JOB_FIELDS, "why_waiting")}),
+        ("Arguments", {"fields": ("parameters_pretty",)}),
+        ("Times", {"fields": ("created", "start", "sent")}),
+        ("Retry chain", {"fields": CHAIN_FIELDS}),
+    )
+    readonly_fields = (*JOB_READONLY, "why_waiting", "start", "sent")
+
+    start = time_column("start_at", "start at")
+    sent = time_column("sent_at", "sent at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).with_key_running()  # type: ignore[attr-defined]
+
+    @admin.display(description="queue", ordering="queue")
+    def queue_column(self, obj: JobRequest) -> SafeString:
+        return format_html(
+            '{}<br><span style="white-space:nowrap">priority {}</span>',
+            clipped(obj.queue, "8em"),
+            obj.priority,
+        )
+
+    @admin.display(description="attempt, key", ordering="concurrency_key")
+    def attempt_and_key(self, obj: JobRequest) -> SafeString:
+        key = clipped(obj.concurrency_key, "8em") if obj.concurrency_key else EMPTY
+        return format_html(
+            '<span style="white-space:nowrap">{}</span><br>{}', self.attempt(obj), key
+        )
+
+    @admin.display(description="age", ordering="created_at")
+    def waited(self, obj: JobRequest) -> str:
+        return age(obj.created_at)
+
+    @admin.display(description="why waiting")
+    def why_waiting(self, obj: JobRequest) -> SafeString:
+        return waiting_reason(obj)

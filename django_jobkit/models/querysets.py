@@ -1,0 +1,569 @@
+"""The query layer: every query the engine makes is a method here, named for what it means.
+
+Each method reads and writes the database `router.db_for_write` names for its model. A
+project with a read-replica router sends `JobRequest.objects.filter(...)` to a replica, which
+is right for a page that lists jobs and wrong for an engine step: a dedup check read from a
+replica that lags its primary lets a second job in, and a claim must see the row it locks. So
+the engine never uses the default routing; users' own queries keep it.
+
+The two moves of a job's life, request → process (claim) and process → result (record), are
+described once by `COPIED` below and rendered either by the ORM or, on
+PostgreSQL, by one statement each (`db.postgres`), tested against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.db import IntegrityError, connections, models, router, transaction
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Substr
+from django.utils import timezone
+
+from ..conf import jobkit_settings
+from ..db import postgres
+
+if TYPE_CHECKING:
+    from .records import JobProcess, JobRequest, JobResult, JobWorker
+
+#: Fields copied verbatim from request to process to result: what a job is.
+#: What a result takes from its process besides `COPIED` (the process's uuid aside).
+ENDED = ["host", "pid", "worker_name", "progress", "progress_message", "device"]
+
+COPIED = [
+    "job_class",
+    "parameters",
+    "queue",
+    "priority",
+    "retries",
+    "retry_attempt",
+    "concurrency_key",
+    "timeout",
+    "job_request_uuid",
+    "root_uuid",
+    "created_at",
+]
+
+
+def record_model(name: str) -> Any:
+    """Another of jobkit's records, from Django's app registry: the records import this module
+    to build their managers, so this one cannot import them back."""
+    return apps.get_model("django_jobkit", name)
+
+
+def primary_alias(model: type[models.Model]) -> str:
+    """The database the engine uses for `model`: the one writes go to."""
+    return router.db_for_write(model)
+
+
+class EngineQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    def primary(self) -> Any:
+        """This queryset on the write database (see the module docstring for why)."""
+        return self.using(primary_alias(self.model))
+
+    def primary_alias(self) -> str:
+        return primary_alias(self.model)
+
+    def in_pk_batches(self, size: int) -> Iterator[list[Any]]:
+        """The rows of this queryset, `size` at a time in primary key order.
+
+        Each batch is one bounded query after the last pk seen, so that acting on every row
+        matching an admin filter never loads them all at once, and rows the caller removes
+        or adds meanwhile cannot shift a page under it.
+        """
+        if size < 1:
+            raise ValueError(f"size={size!r}: a batch needs at least one row")
+        rows = self.order_by("pk")
+        last = None
+        while True:
+            page = rows if last is None else rows.filter(pk__gt=last)
+            batch = list(page[:size])
+            if not batch:
+                return
+            yield batch
+            if len(batch) < size:
+                return  # the last one: no query to find nothing after it
+            last = batch[-1].pk
+
+    def newest(self, rows: int) -> Any:
+        """This queryset limited to the `rows` rows of the whole table written last (by primary
+        key): one index read finds the boundary, so a text search reads `rows` rows at most."""
+        edge = (
+            self.model._default_manager.using(self.db)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[rows - 1 : rows]
+        )
+        cutoff = next(iter(edge), None)
+        return self if cutoff is None else self.filter(pk__gte=cutoff)
+
+    def latest_values(self, field: str, rows: int) -> set[str]:
+        """The distinct values of `field` among the `rows` rows written last (read on the
+        primary key's index, deduplicated here): the admin's filters offer these rather than
+        a DISTINCT over the whole table. Default routing: a replica may serve it."""
+        if rows < 1:
+            raise ValueError(f"rows={rows!r}: a sample needs at least one row")
+        values = self.order_by("-pk").values_list(field, flat=True)[:rows]
+        return {str(value) for value in values if value not in (None, "")}
+
+
+class JobRequestQuerySet(EngineQuerySet):
+    def pending_or_running(
+        self, job_class: str, concurrency_key: str = "", *, key_prefix: str = ""
+    ) -> bool:
+        """True while a job of this class and key (or key prefix) waits or runs: the dedup
+        rule, read on the primary so that a lagging replica cannot let a second job in."""
+        JobProcess = record_model("JobProcess")
+
+        filters: dict[str, Any] = {"job_class": job_class}
+        if key_prefix:
+            filters["concurrency_key__startswith"] = key_prefix
+        else:
+            filters["concurrency_key"] = concurrency_key
+        return (
+            self.primary().filter(**filters).exists()
+            or JobProcess.objects.primary().filter(**filters).exists()
+        )
+
+    def locked(self, request_uuid: Any) -> JobRequest | None:
+        """The request, locked until the transaction ends; None if gone or locked by another."""
+        return (
+            self.primary()
+            .select_for_update(skip_locked=True)
+            .filter(job_request_uuid=request_uuid)
+            .first()
+        )
+
+    def claim(
+        self, request_uuid: Any, claimed_by: dict[str, Any]
+    ) -> tuple[JobProcess | None, JobRequest | None]:
+        """Turn the request into a process atomically: exactly one delivery wins.
+
+        Returns (the process, None) for the winner, (None, the request) when it was
+        delivered before its start time (to send again), (None, None) when it is gone or
+        another delivery holds it.
+        """
+        JobProcess = record_model("JobProcess")
+        JobRequest = record_model("JobRequest")
+
+        using = self.primary_alias()
+        if postgres.usable(using):
+            process = postgres.claim(using, JobRequest, JobProcess, request_uuid, claimed_by)
+            if process is not None:
+                return process, None
+            # Gone, early or locked by another delivery: the portable path tells which.
+        with transaction.atomic(using=using):
+            request = self.locked(request_uuid)
+            if request is None:
+                return None, None
+            if request.start_at is not None and request.start_at > timezone.now():
+                return None, request
+            process = JobProcess.objects.using(using).create(
+                **{name: getattr(request, name) for name in COPIED},
+                **claimed_by,
+            )
+            request.delete()
+        return process, None
+
+    def end(self, request: JobRequest, status: str, error: str) -> JobResult:
+        """Replace a waiting request by a result that did not run (cancelled, unknown class);
+        inside the caller's transaction, with the request locked."""
+        JobResult = record_model("JobResult")
+
+        using = request._state.db or self.primary_alias()
+        result = JobResult.objects.using(using).create(
+            **{name: getattr(request, name) for name in COPIED}, status=status, error=error
+        )
+        request.delete(using=using)
+        return result
+
+    def cancel(self, request_uuid: Any) -> JobResult | None:
+        """Record a waiting request CANCELLED; None if a worker claimed it first."""
+        JobResult = record_model("JobResult")
+
+        with transaction.atomic(using=self.primary_alias()):
+            request = self.locked(request_uuid)
+            if request is None:
+                return None
+            return self.end(request, JobResult.Status.CANCELLED, "cancelled before it started")
+
+    def start_now(self, request_uuid: Any) -> JobRequest | None:
+        """Clear a delayed request's start time and stamp it sent, inside the caller's
+        transaction; the request to send, or None when it is gone, claimed or not delayed."""
+        request = self.locked(request_uuid)
+        if request is None or request.start_at is None:
+            return None
+        request.start_at = None
+        request.sent_at = timezone.now()
+        request.save(using=self.primary_alias(), update_fields=["start_at", "sent_at"])
+        return request
+
+    def chain_live(self, root_uuid: Any) -> bool:
+        """Whether an attempt of this retry chain waits or runs."""
+        JobProcess = record_model("JobProcess")
+
+        return bool(
+            self.primary().filter(root_uuid=root_uuid).exists()
+            or JobProcess.objects.primary().filter(root_uuid=root_uuid).exists()
+        )
+
+    def waiting(self, request_uuid: Any) -> JobRequest | None:
+        """The request, if it still waits (not claimed, cancelled or ended)."""
+        return self.primary().filter(job_request_uuid=request_uuid).first()
+
+    def waiting_among(self, request_uuids: list[Any]) -> set[Any]:
+        """Which of these requests still wait (for the events stream)."""
+        rows = self.primary().filter(job_request_uuid__in=request_uuids)
+        return set(rows.values_list("job_request_uuid", flat=True))
+
+    def cancel_all(self, request_uuids: list[Any], error: str) -> list[JobResult]:
+        """Record every waiting request among these CANCELLED with `error`.
+
+        Unlike `cancel` it waits for a row another transaction holds: a claim in flight then
+        commits first and its request is left out (the caller cancels the process instead).
+        """
+        JobResult = record_model("JobResult")
+
+        with transaction.atomic(using=self.primary_alias()):
+            requests = list(
+                self.primary()
+                .select_for_update()
+                .filter(job_request_uuid__in=request_uuids)
+                .order_by("pk")
+            )
+            return [self.end(r, JobResult.Status.CANCELLED, error) for r in requests]
+
+    def to_send(
+        self,
+        now: datetime,
+        horizon: datetime,
+        stale: datetime,
+        limit: int,
+        *,
+        lost: MessagesLost | None = None,
+    ) -> list[Any]:
+        """Requests whose message never left, whose delay is almost over, or whose message
+        went unclaimed since `stale` (or is known `lost`); locked (inside the caller's
+        transaction)."""
+        due = Q(start_at__isnull=True) | Q(start_at__lte=horizon)
+        unsent = Q(sent_at__isnull=True) & due
+        wanted = unsent | _sent_and_due_before(stale)
+        if lost is not None:
+            wanted |= lost.condition()
+        return list(
+            self.primary()
+            .select_for_update(skip_locked=True)
+            .filter(wanted)
+            .order_by("-priority", "created_at")[:limit]
+        )
+
+    def mark_sent(self, pks: list[int], when: datetime) -> int:
+        return int(self.primary().filter(pk__in=pks).update(sent_at=when))
+
+    def mark_unsent(self, request_uuids: list[Any]) -> int:
+        """Leave requests to the sweeper: their message may not have reached the broker."""
+        return int(self.primary().filter(job_request_uuid__in=request_uuids).update(sent_at=None))
+
+    def insert(self, request: JobRequest) -> None:
+        """INSERT one request; on PostgreSQL with a statement compiled once, not per call."""
+        using = self.primary_alias()
+        if connections[using].vendor == "postgresql":
+            postgres.insert_one(using, request)
+        else:
+            request.save(using=using, force_insert=True)
+
+    def insert_many(self, requests: list[JobRequest]) -> None:
+        """INSERT many requests, setting their pks; on PostgreSQL one statement over arrays."""
+        JobRequest = record_model("JobRequest")
+
+        using = self.primary_alias()
+        if not requests:
+            return
+        if connections[using].vendor == "postgresql":
+            postgres.insert_many(using, JobRequest, requests)
+        else:
+            JobRequest.objects.using(using).bulk_create(requests, batch_size=1000)
+
+    # The admin's lists read with the default routing (a replica may serve them), unlike the
+    # engine's queries above.
+
+    def with_key_running(self) -> Any:
+        """Each request annotated `key_running`: a job of its class and non-empty concurrency
+        key is running now (one subquery on the processes' key index, not one per row)."""
+        JobProcess = record_model("JobProcess")
+
+        running = JobProcess.objects.filter(
+            job_class=OuterRef("job_class"), concurrency_key=OuterRef("concurrency_key")
+        ).exclude(concurrency_key="")
+        return self.annotate(key_running=Exists(running))
+
+
+class JobProcessQuerySet(EngineQuerySet):
+    def of_worker(self, host: str, worker_pid: int) -> Any:
+        """The jobs a worker's children run (its main process's own excluded by the caller)."""
+        return self.primary().filter(host=host, worker_pid=worker_pid)
+
+    def silent_since(self, cutoff: datetime, limit: int) -> list[JobProcess]:
+        """Jobs no heartbeat vouched for since `cutoff` (none yet: claimed before it)."""
+        silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        return list(self.primary().filter(silent).order_by("started_at")[:limit])
+
+    def heard_from(self, pks: list[int], when: datetime) -> int:
+        """Stamp the heartbeat of jobs whose process was just seen alive."""
+        return int(self.primary().filter(pk__in=pks).update(heartbeat_at=when)) if pks else 0
+
+    def request_cancel(self, pk: int) -> str | None:
+        """Mark a running job to be cancelled; its Celery task id, or None if it ended."""
+        self.primary().filter(pk=pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=timezone.now()
+        )
+        process = self.primary().filter(pk=pk).only("celery_task_id").first()
+        return None if process is None else process.celery_task_id
+
+    def of_request(self, request_uuid: Any) -> JobProcess | None:
+        """The running attempt of a request (claimed from it), if any."""
+        return self.primary().filter(job_request_uuid=request_uuid).first()
+
+    def progress_of(self, request_uuids: list[Any]) -> dict[Any, tuple[float | None, str]]:
+        """(progress, message) of the running attempts of these requests, by request uuid."""
+        rows = self.primary().filter(job_request_uuid__in=request_uuids)
+        return {
+            uuid: (fraction, message)
+            for uuid, fraction, message in rows.values_list(
+                "job_request_uuid", "progress", "progress_message"
+            )
+        }
+
+    def request_cancel_of(self, request_uuids: list[Any]) -> int:
+        """Mark the running attempts of these requests to be cancelled; how many were marked."""
+        return int(
+            self.primary()
+            .filter(job_request_uuid__in=request_uuids, cancel_requested_at__isnull=True)
+            .update(cancel_requested_at=timezone.now())
+        )
+
+    def set_progress(self, pk: int, fraction: float | None, message: str) -> int:
+        """Store a running job's progress; 0 when its attempt already ended."""
+        return int(self.primary().filter(pk=pk).update(progress=fraction, progress_message=message))
+
+    def cancel_requested(self, pk: int) -> bool:
+        return bool(self.primary().filter(pk=pk, cancel_requested_at__isnull=False).exists())
+
+    def finish(
+        self,
+        process: JobProcess,
+        values: dict[str, Any],
+        next_attempt: Callable[[], JobRequest | None] | None = None,
+    ) -> JobResult | None:
+        """Replace the process with its result holding `values`; None if it already ended.
+
+        `next_attempt` runs inside the same transaction, after the process row is gone (so
+        the dedup rule no longer sees it), and returns the retry's request or None.
+        """
+        JobProcess = record_model("JobProcess")
+        JobResult = record_model("JobResult")
+
+        using = self.primary_alias()
+        if next_attempt is None and postgres.usable(using):
+            return postgres.record(using, JobProcess, JobResult, process, values)
+        with transaction.atomic(using=using):
+            if not JobProcess.objects.using(using).filter(pk=process.pk).delete()[0]:
+                return None  # someone else already ended this attempt: one result only
+            retry = next_attempt() if next_attempt is not None else None
+            return JobResult.objects.using(using).create(
+                **{name: getattr(process, name) for name in COPIED},
+                **{name: getattr(process, name) for name in ENDED},
+                celery_task_id=process.celery_task_id,
+                job_process_uuid=process.uuid,
+                retry_job_request_uuid=retry.job_request_uuid if retry else None,
+                **values,
+            )
+
+
+class JobResultQuerySet(EngineQuerySet):
+    def of_request(self, request_uuid: Any) -> JobResult | None:
+        return self.primary().filter(job_request_uuid=request_uuid).first()
+
+    def ends_of(self, request_uuids: list[Any]) -> dict[Any, tuple[str, float | None, str, Any]]:
+        """(status, progress, message, the retry's request uuid or None) of the results of
+        these requests, by request uuid."""
+        rows = self.primary().filter(job_request_uuid__in=request_uuids)
+        fields = ("job_request_uuid", "status", "progress", "progress_message")
+        return {
+            row[0]: (row[1], row[2], row[3], row[4])
+            for row in rows.values_list(*fields, "retry_job_request_uuid")
+        }
+
+    def chain(self, root_uuid: Any) -> Any:
+        """Every result of a retry chain, first attempt first."""
+        return self.primary().filter(root_uuid=root_uuid).order_by("retry_attempt", "ended_at")
+
+    def latest_of_chain(self, root_uuid: Any) -> JobResult | None:
+        """The chain's last recorded attempt, locked until the transaction ends: two retries
+        of one chain asked for at once queue here, and the second sees the first's attempt."""
+        return (
+            self.primary()
+            .select_for_update()
+            .filter(root_uuid=root_uuid)
+            .order_by("-retry_attempt", "-ended_at", "-pk")
+            .first()
+        )
+
+    def succeeded_in_chain(self, root_uuid: Any) -> bool:
+        JobResult = record_model("JobResult")
+
+        return bool(
+            self.primary().filter(root_uuid=root_uuid, status=JobResult.Status.SUCCESSFUL).exists()
+        )
+
+    def link_retry(self, pk: int, request_uuid: Any) -> int:
+        """Point a result at the request that retries it."""
+        return int(self.primary().filter(pk=pk).update(retry_job_request_uuid=request_uuid))
+
+    def prune(self, cutoff: datetime, batch: int) -> int:
+        """Delete at most `batch` results that ended before `cutoff`; how many."""
+        pks = list(self.primary().filter(ended_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        return int(self.primary().filter(pk__in=pks).delete()[0]) if pks else 0
+
+    def exists_for_key(self, job_class: str, concurrency_key: str) -> bool:
+        return bool(
+            self.primary().filter(job_class=job_class, concurrency_key=concurrency_key).exists()
+        )
+
+    # The admin's lists read with the default routing (a replica may serve them).
+
+    def latest_error_heads(self, rows: int, length: int = 120) -> list[str]:
+        """The first `length` characters of the errors among the `rows` latest results: a
+        sample read on the end-time index, never a DISTINCT over the whole table. The slice is
+        the outer query's own LIMIT, not an `IN (... LIMIT)` subquery, which MariaDB refuses."""
+        heads = (
+            self.order_by("-ended_at")
+            .annotate(head=Substr("error", 1, length))
+            .values_list("head", flat=True)[:rows]
+        )
+        return [head for head in heads if head]
+
+    def with_error_class(self, name: str) -> Any:
+        """The results whose error starts with `name:`: among the attempts that did not
+        succeed (a successful one has no error), read on the (status, end time) index rather
+        than by a LIKE over every row."""
+        JobResult = record_model("JobResult")
+        failed = [s for s in JobResult.Status.values if s != JobResult.Status.SUCCESSFUL]
+        return self.filter(status__in=failed, error__startswith=f"{name}:")
+
+    def most_recent(self, rows: int) -> Any:
+        """This queryset limited to the `rows` most recent results of the whole table (by
+        end time): one index read finds the boundary, so a text search scans `rows` rows at
+        most."""
+        edge = (
+            self.model._default_manager.using(self.db)
+            .order_by("-ended_at")
+            .values_list("ended_at", flat=True)[rows - 1 : rows]
+        )
+        cutoff = next(iter(edge), None)
+        return self if cutoff is None else self.filter(ended_at__gte=cutoff)
+
+
+class JobWorkerQuerySet(EngineQuerySet):
+    def beat(self, host: str, pid: int, name: str, queues: list[str]) -> JobWorker:
+        """Write a worker's heartbeat row."""
+        worker, _ = self.primary().update_or_create(
+            host=host,
+            pid=pid,
+            defaults={"name": name, "queues": queues, "last_seen": timezone.now()},
+        )
+        return worker
+
+    def live(self, now: datetime | None = None) -> Any:
+        """Workers heard from within JOBKIT_HEARTBEAT_TIMEOUT: their rows must stay."""
+        cutoff = (now or timezone.now()) - timedelta(seconds=jobkit_settings.HEARTBEAT_TIMEOUT)
+        return self.primary().filter(last_seen__gte=cutoff)
+
+    def queues_consumed_since(self, cutoff: datetime) -> set[str]:
+        """The queues of every worker heard from since `cutoff`."""
+        rows = self.primary().filter(last_seen__gte=cutoff).values_list("queues", flat=True)
+        return {str(queue) for queues in rows for queue in queues or ()}
+
+    def alive_since(self, cutoff: datetime) -> set[tuple[str, int]]:
+        """(host, pid) of every worker heard from since `cutoff`."""
+        return set(self.primary().filter(last_seen__gte=cutoff).values_list("host", "pid"))
+
+    def with_running_jobs(self) -> Any:
+        """Each worker annotated `running_jobs`: how many processes its children run now (one
+        subquery on the processes' worker index, not one query per row)."""
+        JobProcess = record_model("JobProcess")
+
+        counts = (
+            JobProcess.objects.filter(host=OuterRef("host"), worker_pid=OuterRef("pid"))
+            .order_by()
+            .values("host")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            running_jobs=Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+        )
+
+    def forget(self, host: str, pid: int) -> int:
+        return int(self.primary().filter(host=host, pid=pid).delete()[0])
+
+    def prune(self, cutoff: datetime) -> int:
+        return int(self.primary().filter(last_seen__lt=cutoff).delete()[0])
+
+
+class JobLockQuerySet(EngineQuerySet):
+    def prune(self, cutoff: datetime, batch: int) -> int:
+        """Delete at most `batch` lock rows not taken since `cutoff` (a row taken meanwhile
+        stays); how many."""
+        pks = list(self.primary().filter(locked_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not pks:
+            return 0
+        return int(self.primary().filter(pk__in=pks, locked_at__lt=cutoff).delete()[0])
+
+    def take_turn(self, name: str, every: float) -> bool:
+        """Whether the caller takes turn `name`, which one caller at most takes per `every`
+        seconds among all processes sharing the database.
+
+        The turn is the lock row `name`, stamped by whoever takes it with one conditional
+        UPDATE: concurrent takers queue on its row lock (SQLite's write lock) and the later
+        ones find it stamped. Nothing stays locked while the turn is used.
+        """
+        now = timezone.now()
+        rows = self.primary()
+        if rows.filter(key=name, locked_at__lte=now - timedelta(seconds=every)).update(
+            locked_at=now
+        ):
+            return True
+        using = self.primary_alias()
+        try:
+            with transaction.atomic(using=using):
+                self.model.objects.using(using).create(key=name, locked_at=now)
+        except IntegrityError:
+            return False  # taken recently, or created by another taker just now
+        return True
+
+
+def _sent_and_due_before(cutoff: datetime) -> Q:
+    """Requests sent before `cutoff` whose start time (if any) also passed before it."""
+    return Q(sent_at__lt=cutoff) & (Q(start_at__isnull=True) | Q(start_at__lt=cutoff))
+
+
+@dataclass(frozen=True)
+class MessagesLost:
+    """What the broker says it lost: every message sent before `broker_started` (its running
+    instance started later), and the messages sent before `cutoff` to `empty_queues`."""
+
+    broker_started: datetime | None = None
+    empty_queues: tuple[str, ...] = ()
+    cutoff: datetime | None = None
+
+    def condition(self) -> Q:
+        condition = Q(pk__in=[])
+        if self.broker_started is not None:
+            condition |= Q(sent_at__lt=self.broker_started)
+        if self.empty_queues and self.cutoff is not None:
+            condition |= Q(queue__in=self.empty_queues) & _sent_and_due_before(self.cutoff)
+        return condition

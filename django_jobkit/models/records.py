@@ -1,0 +1,376 @@
+"""The three records of a job's life: waiting (request), running (process), finished (result).
+
+A request becomes a process becomes a result; `job_request_uuid` of the original request and
+`root_uuid` of the first attempt travel along, so `wait()` and the admin can follow a job
+through its retries.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from typing import TYPE_CHECKING, ClassVar
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import hooks
+from ..conf import jobkit_settings
+from ..exceptions import WaitTimeout
+from ..parameters import decode_arguments
+from ..registry import job_class_for
+from .querysets import (
+    COPIED,
+    JobLockQuerySet,
+    JobProcessQuerySet,
+    JobRequestQuerySet,
+    JobResultQuerySet,
+    JobWorkerQuerySet,
+)
+
+if TYPE_CHECKING:
+    from ..jobs import Job
+
+
+def device_field() -> models.CharField:  # type: ignore[type-arg]
+    """The GPU an attempt ran on: set by the claim, copied to the result when it ends."""
+    return models.CharField(
+        _("GPU"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The GPU its worker child owned (an index or a GPU UUID); empty: none."),
+    )
+
+
+class JobFields(models.Model):
+    """What a job is, copied verbatim from request to process to result."""
+
+    #: The field names above, for the PostgreSQL renderings of claim and record.
+    COPIED_FIELDS: ClassVar[list[str]] = COPIED
+
+    job_class = models.CharField(
+        _("job class"), max_length=255, help_text=_("Dotted path of the registered Job class.")
+    )
+    parameters = models.JSONField(
+        _("parameters"), default=dict, help_text=_("The job's __init__ arguments, as JSON.")
+    )
+    queue = models.CharField(_("queue"), max_length=255, default="default")
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher runs first."))
+    retries = models.PositiveIntegerField(
+        _("retries"), default=0, help_text=_("How many times a failed run is retried.")
+    )
+    retry_attempt = models.PositiveIntegerField(
+        _("retry attempt"), default=0, help_text=_("0 for the first run, 1 for the first retry.")
+    )
+    concurrency_key = models.CharField(
+        _("concurrency key"),
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("At most one pending-or-running job per job class and non-empty key."),
+    )
+    timeout = models.PositiveIntegerField(
+        _("timeout"),
+        null=True,
+        blank=True,
+        help_text=_("Seconds the job may run before it is stopped; empty for no limit."),
+    )
+    job_request_uuid = models.UUIDField(
+        _("request uuid"), help_text=_("The uuid of the request this attempt came from.")
+    )
+    root_uuid = models.UUIDField(
+        _("root uuid"), help_text=_("The uuid of the first request of the retry chain.")
+    )
+    created_at = models.DateTimeField(
+        _("enqueued at"), default=timezone.now, help_text=_("When the request was written.")
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.job_class} {self.job_request_uuid}"
+
+    def load_job(self) -> Job:
+        """The Job instance with its arguments rebuilt (model references fetched again)."""
+        cls = job_class_for(self.job_class)
+        args, kwargs = decode_arguments(self.parameters)
+        return cls(*args, **kwargs)
+
+
+class JobRequest(JobFields):
+    """A job waiting to run: written before its Celery message is sent."""
+
+    start_at = models.DateTimeField(
+        _("start at"), null=True, blank=True, help_text=_("Not before this time (delayed jobs).")
+    )
+    sent_at = models.DateTimeField(
+        _("sent at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its message was last handed to the broker; empty while it waits in the "
+            "database (broker down at commit, or a long delay)."
+        ),
+    )
+
+    objects = JobRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job request")
+        verbose_name_plural = _("job requests")
+        ordering = ["-priority", "created_at"]
+        # The admin's job actions, each granted on its own (`django_jobkit.cancel_job`, ...).
+        permissions = [
+            ("cancel_job", _("Can cancel waiting and running jobs")),
+            ("retry_job", _("Can retry failed jobs")),
+            ("run_job_now", _("Can run a delayed job now")),
+            ("pause_queue", _("Can pause and resume queues")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["job_request_uuid"], name="jobkit_request_uuid_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["job_class", "concurrency_key"], name="jobkit_request_key_idx"),
+            models.Index(fields=["start_at"], name="jobkit_request_start_idx"),
+            models.Index(fields=["sent_at"], name="jobkit_request_sent_idx"),
+            # A chain's waiting attempt (`chain_live`, the detail pages, a uuid search).
+            models.Index(fields=["root_uuid"], name="jobkit_request_root_idx"),
+            # The admin list's order, alone and after each of its filters.
+            models.Index(fields=["-priority", "created_at"], name="jobkit_request_order_idx"),
+            models.Index(
+                fields=["job_class", "-priority", "created_at"], name="jobkit_request_class_idx"
+            ),
+            models.Index(
+                fields=["queue", "-priority", "created_at"], name="jobkit_request_queue_idx"
+            ),
+        ]
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return self.job_request_uuid
+
+    def cancel(self) -> JobResult | None:
+        """Cancel a job that has not started: it never runs and gets a CANCELLED result.
+
+        Returns None when the request is gone already (a worker claimed it: cancel its
+        `JobProcess` instead, or it finished).
+        """
+        result = JobRequest.objects.cancel(self.job_request_uuid)
+        if result is not None:
+            hooks.notify_aborted(result)
+        return result
+
+    def wait(self, timeout: float, *, follow_retries: bool = True) -> JobResult:
+        """Block until this job has a result, polling the database with a growing pause.
+
+        With `follow_retries` (the default) the result is that of the last attempt, as with a
+        Celery task that retries itself; without it, the result of this very request.
+        Raises `WaitTimeout` (a `TimeoutError`) when no result appears within `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.01
+        wanted = self.job_request_uuid
+        while True:
+            result = JobResult.objects.of_request(wanted)
+            if result is not None:
+                if not follow_retries or result.retry_job_request_uuid is None:
+                    return result
+                wanted = result.retry_job_request_uuid
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"{self.job_class} request {wanted} has no result after {timeout} s"
+                )
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, jobkit_settings.WAIT_POLL_INTERVAL)
+
+
+class JobProcess(JobFields):
+    """A job a worker has claimed and is running."""
+
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+    pid = models.IntegerField(_("pid"), null=True, blank=True)
+    pid_start_time = models.BigIntegerField(
+        _("pid start time"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the process with this pid started, as the kernel reports it (clock ticks "
+            "after boot, from /proc on Linux): a later process given the same pid is not "
+            "taken for this job's."
+        ),
+    )
+    worker_name = models.CharField(
+        _("worker"), max_length=255, blank=True, default="", help_text=_("Celery worker node name.")
+    )
+    worker_pid = models.IntegerField(
+        _("worker pid"),
+        null=True,
+        blank=True,
+        help_text=_("The pid of the worker's main process, whose heartbeats vouch for this job."),
+    )
+    celery_task_id = models.CharField(_("Celery task id"), max_length=255, blank=True, default="")
+    progress = models.FloatField(
+        _("progress"), null=True, blank=True, help_text=_("0.0 to 1.0, when the job reports it.")
+    )
+    progress_message = models.CharField(
+        _("progress message"), max_length=255, blank=True, default="", db_default=""
+    )
+    device = device_field()
+    cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        _("last heartbeat"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When its worker's main process last saw this job's process alive; empty until "
+            "the first heartbeat after the claim. Silent for JOBKIT_HEARTBEAT_TIMEOUT: LOST."
+        ),
+    )
+
+    objects = JobProcessQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job process")
+        verbose_name_plural = _("job processes")
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["job_class", "concurrency_key"], name="jobkit_process_key_idx"),
+            models.Index(fields=["job_request_uuid"], name="jobkit_process_request_idx"),
+            models.Index(fields=["host", "worker_pid"], name="jobkit_process_worker_idx"),
+            models.Index(fields=["started_at"], name="jobkit_process_started_idx"),
+        ]
+
+    def cancel(self) -> bool:
+        """Stop the running job: its worker child is terminated and a CANCELLED result recorded.
+
+        Needs the prefork pool (the default); returns False when the job already ended.
+        """
+        # The request is written first, so that the result is CANCELLED (not LOST) whichever
+        # of the worker's revoke handler, its child check or the sweeper sees the dead child.
+        task_id = JobProcess.objects.request_cancel(self.pk)
+        if task_id is None:
+            return False
+        from celery import current_app
+
+        current_app.control.revoke(task_id, terminate=True, signal=signal.SIGTERM.name)
+        return True
+
+
+class JobResult(JobFields):
+    """A finished attempt. Every attempt leaves one; a retry links to the request it caused."""
+
+    class Status(models.TextChoices):
+        SUCCESSFUL = "SUCCESSFUL", _("Successful")
+        ERRORED = "ERRORED", _("Errored")
+        LOST = "LOST", _("Lost")
+        CANCELLED = "CANCELLED", _("Cancelled")
+        DEFERRED = "DEFERRED", _("Deferred")
+
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
+    job_process_uuid = models.UUIDField(_("process uuid"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    error = models.TextField(_("error"), blank=True, default="")
+    traceback = models.TextField(_("traceback"), blank=True, default="")
+    return_value = models.JSONField(
+        _("return value"), null=True, blank=True, encoder=DjangoJSONEncoder
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), default=timezone.now, db_index=True)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+    pid = models.IntegerField(_("pid"), null=True, blank=True)
+    worker_name = models.CharField(_("worker"), max_length=255, blank=True, default="")
+    celery_task_id = models.CharField(_("Celery task id"), max_length=255, blank=True, default="")
+    progress = models.FloatField(
+        _("progress"), null=True, blank=True, help_text=_("The job's last reported progress.")
+    )
+    progress_message = models.CharField(
+        _("progress message"), max_length=255, blank=True, default="", db_default=""
+    )
+    device = device_field()
+    retry_job_request_uuid = models.UUIDField(
+        _("next attempt"),
+        null=True,
+        blank=True,
+        help_text=_("The request this attempt caused (a retry or a deferral)."),
+    )
+
+    objects = JobResultQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job result")
+        verbose_name_plural = _("job results")
+        ordering = ["-ended_at"]
+        indexes = [
+            models.Index(fields=["job_request_uuid"], name="jobkit_result_request_idx"),
+            models.Index(fields=["root_uuid"], name="jobkit_result_root_idx"),
+            # The admin list's filters, each in the list's order (latest first).
+            models.Index(fields=["status", "ended_at"], name="jobkit_result_status_idx"),
+            models.Index(fields=["job_class", "ended_at"], name="jobkit_result_class_idx"),
+            models.Index(fields=["queue", "ended_at"], name="jobkit_result_queue_idx"),
+        ]
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the attempt ran, when it started at all."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def attempts(self) -> models.QuerySet[JobResult]:
+        """Every result of this job's retry chain, first attempt first."""
+        return JobResult.objects.chain(self.root_uuid)
+
+
+class JobWorker(models.Model):
+    """A live Celery worker, as its heartbeats last reported it."""
+
+    name = models.CharField(_("name"), max_length=255, help_text=_("Celery worker node name."))
+    host = models.CharField(_("host"), max_length=255)
+    pid = models.IntegerField(_("pid"), help_text=_("The pid of the worker's main process."))
+    queues = models.JSONField(_("queues"), default=list)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+
+    objects = JobWorkerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+        ordering = ["name"]
+        # Two workers may share a node name by mistake; host and pid tell them apart.
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="jobkit_worker_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobLock(models.Model):
+    """One row per (job class, concurrency key) recently locked, on databases without advisory
+    locks.
+
+    Enqueue takes this row's lock for the rest of its transaction, so `should_enqueue` and the
+    insert are atomic against every other enqueuer of the same key. The sweeper deletes rows
+    not locked for a day (per-occurrence keys of scheduled jobs would otherwise pile up).
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    locked_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = JobLockQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job lock")
+        verbose_name_plural = _("job locks")
+
+    def __str__(self) -> str:
+        return self.key
