@@ -499,3 +499,23 @@ class WarmResourceJob(Job):
     def run(self) -> dict[str, Any]:
         model = self.resource(self.key, self.load)
         return {"pid": os.getpid(), "loaded_by": model["loaded_by"]}
+
+
+@register_job
+class GPUWarmResourceJob(WarmResourceJob, GPUJob):
+    """WarmResourceJob on the GPU queue, holding its device `seconds` after the resource."""
+
+    def __init__(self, log: str, seconds: float = 0.0):
+        super().__init__(log)
+        self.seconds = seconds
+
+    def run(self) -> dict[str, Any]:
+        from billiard.process import current_process
+
+        ran = super().run()
+        time.sleep(self.seconds)
+        return {
+            **ran,
+            "child": current_process().index,
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        }

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from ..conf import jobkit_settings
 from ..models import JobWorker
@@ -32,10 +32,30 @@ def is_alive(worker: JobWorker) -> bool:
 
 @admin.register(JobWorker)
 class JobWorkerAdmin(WorkerRowAdmin, ReadOnlyAdmin):
-    list_display = ("name", "state", "queue_list", "jobs_running", "host", "pid", "started", "seen")
+    list_display = (
+        "name",
+        "state",
+        "queue_list",
+        "jobs_running",
+        "children_held",
+        "host",
+        "pid",
+        "started",
+        "seen",
+    )
     search_fields = ("name", "host")
-    fields = ("name", "state", "queue_list", "jobs_running", "host", "pid", "started", "seen")
-    readonly_fields = ("state", "queue_list", "jobs_running", "started", "seen")
+    fields = (
+        "name",
+        "state",
+        "queue_list",
+        "jobs_running",
+        "children_held",
+        "host",
+        "pid",
+        "started",
+        "seen",
+    )
+    readonly_fields = ("state", "queue_list", "jobs_running", "children_held", "started", "seen")
 
     started = time_column("started_at", "started")
     seen = time_column("last_seen", "last seen")
@@ -61,3 +81,24 @@ class JobWorkerAdmin(WorkerRowAdmin, ReadOnlyAdmin):
     @admin.display(description="jobs running", ordering="running_jobs")
     def jobs_running(self, obj: JobWorker) -> int:
         return int(getattr(obj, "running_jobs", 0))
+
+    @admin.display(description="children: device and warm resources")
+    def children_held(self, obj: JobWorker) -> SafeString:
+        return children_summary(obj.children)
+
+
+def children_summary(children: Any) -> SafeString:
+    """One line per child that reported (`JobWorker.children`): pid, GPU, what it holds."""
+    if not isinstance(children, dict) or not children:
+        return EMPTY
+    lines = []
+    for index in sorted(children, key=lambda i: int(i) if str(i).isdigit() else 0):
+        entry = children[index] if isinstance(children[index], dict) else {}
+        held = entry.get("resources")
+        held = held if isinstance(held, list) else []
+        resources = ", ".join(
+            f"{r.get('key')} ({r.get('hits', 0)} reuses)" for r in held if isinstance(r, dict)
+        )
+        device = f" · GPU {entry['device']}" if entry.get("device") else ""
+        lines.append((index, entry.get("pid", "?"), device, resources or "no resources loaded"))
+    return format_html_join(mark_safe("<br>"), "#{} pid {}{} · {}", lines)

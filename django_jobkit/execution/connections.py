@@ -14,8 +14,10 @@ With `JOBKIT_KEEP_DB_CONNECTIONS = False` the fix-up is left alone.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from celery import signals
 from django.core.cache import close_caches
@@ -24,6 +26,31 @@ from django.db import connections
 from ..conf import jobkit_settings
 
 logger = logging.getLogger("django_jobkit.connections")
+
+T = TypeVar("T")
+
+
+def on_own_thread() -> bool:
+    """Whether this is Celery's timer running as a thread of its own (a worker without an
+    event loop, e.g. on the filesystem transport), not the worker's own loop."""
+    from celery.utils.timer2 import Timer
+
+    return isinstance(threading.current_thread(), Timer)
+
+
+def closing_off_loop(fn: Callable[[], T]) -> T:
+    """Run `fn`; where it ran on the timer's own thread, close the connections it opened.
+
+    Django's connections belong to the thread that opened them, and the timer thread's are
+    never closed when it ends (on Python 3.13+ that is a ResourceWarning, on PostgreSQL an
+    idle session until the process exits). A timer tick every few seconds can afford a new
+    connection; on the event loop the connection is the loop's and is kept.
+    """
+    try:
+        return fn()
+    finally:
+        if on_own_thread():
+            connections.close_all()
 
 
 def django_worker_fixup(app: Any) -> Any | None:

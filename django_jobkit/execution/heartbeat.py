@@ -26,6 +26,7 @@ from django.utils import timezone
 from ..conf import jobkit_settings
 from ..models import JobProcess, JobWorker
 from . import identity, sweep_turns
+from .connections import closing_off_loop
 from .outcomes import end_process
 
 logger = logging.getLogger("django_jobkit.heartbeat")
@@ -46,11 +47,15 @@ def beat(me: WorkerIdentity) -> None:
     """Write this worker's heartbeat, end the jobs of children that died and vouch for the
     others."""
     try:
-        close_old_connections()
-        JobWorker.objects.beat(me.host, me.pid, me.name, me.queues)
-        check_children(me)
+        closing_off_loop(lambda: _beat(me))
     except Exception:
         logger.exception("heartbeat of %s failed", me.name)
+
+
+def _beat(me: WorkerIdentity) -> None:
+    close_old_connections()
+    JobWorker.objects.beat(me.host, me.pid, me.name, me.queues)
+    check_children(me)
 
 
 def check_children(me: WorkerIdentity, task_id: str | None = None) -> int:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from django.utils.module_loading import import_string
 
 from ..conf import jobkit_settings
-from . import gpu
+from . import gpu, holdings
+from .resources import resources
 
 if TYPE_CHECKING:
     from ..jobs import Job
@@ -38,6 +39,7 @@ def run_job(job_process: JobProcess) -> Any:
     job: Job = job_process.load_job()
     if getattr(job, "needs_gpu", False):
         gpu.require(bool(getattr(job, "allow_cpu", False)), job_process.job_class)
+        holdings.report_once(resources.describe)  # the worker's row shows this child's device
     return job.run()
 
 

@@ -25,11 +25,13 @@ from celery.signals import worker_process_shutdown
 
 from ..conf import jobkit_settings
 from ..exceptions import InvalidResource
-from . import gpu
+from . import gpu, holdings
 
 logger = logging.getLogger("django_jobkit.worker")
 
 Release = Callable[[Any], None]
+#: Told after each `get`: whether the set of resources changed (a load, a release).
+OnChange = Callable[["Resources", bool], None]
 
 
 @dataclass
@@ -61,8 +63,13 @@ def close_if_closable(value: Any) -> None:
 class Resources:
     """The resources of one process, least recently used first."""
 
-    def __init__(self, limit: Callable[[], int] = lambda: jobkit_settings.RESOURCES_MAX) -> None:
+    def __init__(
+        self,
+        limit: Callable[[], int] = lambda: jobkit_settings.RESOURCES_MAX,
+        on_change: OnChange | None = None,
+    ) -> None:
         self.limit = limit
+        self.on_change = on_change
         self.held: OrderedDict[str, Held] = OrderedDict()
         self.lock = threading.RLock()
 
@@ -76,6 +83,7 @@ class Resources:
             if held is not None:
                 self.held.move_to_end(key)
                 held.hits += 1
+                self._tell(changed=False)
                 return held.value
             limit = self.limit()
             if limit < 1:
@@ -86,6 +94,7 @@ class Resources:
             device = gpu.current_entry() or "cpu"
             self.held[key] = Held(key, value, device, time.time(), release)
             logger.info("resource %s loaded (on %s)", key, device)
+            self._tell(changed=True)
             return value
 
     def release_all(self) -> None:
@@ -96,6 +105,10 @@ class Resources:
     def describe(self) -> list[dict[str, Any]]:
         with self.lock:
             return [held.describe() for held in self.held.values()]
+
+    def _tell(self, changed: bool) -> None:
+        if self.on_change is not None:
+            self.on_change(self, changed)
 
     @staticmethod
     def _release(held: Held) -> None:
@@ -108,8 +121,12 @@ class Resources:
         logger.info("resource %s released", held.key)
 
 
-#: This process's resources.
-resources = Resources()
+def _report(held: Resources, changed: bool) -> None:
+    holdings.report(held.describe, changed)
+
+
+#: This process's resources, each change written on the worker's row (`holdings`).
+resources = Resources(on_change=_report)
 
 
 @worker_process_shutdown.connect(dispatch_uid="django_jobkit.resources.release")

@@ -25,6 +25,7 @@ from django.db import close_old_connections
 
 from ..conf import jobkit_settings
 from ..models import JobLock
+from .connections import closing_off_loop
 from .sweeper import Sweeper, SweepReport
 
 logger = logging.getLogger("django_jobkit.sweeper")
@@ -56,6 +57,9 @@ class SweepTurns:
 
     def tick(self) -> None:
         """Take the turn if it is this worker's, and start a pass."""
+        closing_off_loop(self._tick)
+
+    def _tick(self) -> None:
         if self.pass_ is not None:
             return  # the last pass is still going
         try:
@@ -74,9 +78,10 @@ class SweepTurns:
         """Run one slice of the pass, then leave the loop to itself until the next."""
         if self.pass_ is None:
             return
+        pass_ = self.pass_
         started = time.perf_counter()
         try:
-            next(self.pass_)
+            closing_off_loop(lambda: next(pass_))
         except StopIteration:
             self.pass_ = None
         except Exception:

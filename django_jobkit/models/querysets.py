@@ -507,6 +507,25 @@ class JobWorkerQuerySet(EngineQuerySet):
             running_jobs=Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
         )
 
+    def report_child(self, host: str, pid: int, index: int, entry: dict[str, Any]) -> bool:
+        """Store what child `index` of worker (host, pid) holds beside its siblings' entries;
+        whether the worker's row exists. The row stays locked from read to write, so two
+        children reporting at once both land."""
+        with transaction.atomic(using=self.primary_alias()):
+            children = (
+                self.primary()
+                .select_for_update()
+                .filter(host=host, pid=pid)
+                .values_list("children", flat=True)
+                .first()
+            )
+            if children is None:
+                return False
+            merged = dict(children) if isinstance(children, dict) else {}
+            merged[str(index)] = entry
+            self.primary().filter(host=host, pid=pid).update(children=merged)
+        return True
+
     def forget(self, host: str, pid: int) -> int:
         return int(self.primary().filter(host=host, pid=pid).delete()[0])
 

@@ -340,6 +340,15 @@ class JobWorker(models.Model):
     queues = models.JSONField(_("queues"), default=list)
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+    children = models.JSONField(
+        _("children"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What each pool child holds, by pool index: its pid, device and loaded resources "
+            "(written by the children themselves)."
+        ),
+    )
 
     objects = JobWorkerQuerySet.as_manager()
 

@@ -120,3 +120,19 @@ def test_stored_json_is_indented_and_escaped_with_model_references_linked():
     assert '\n    <a href="/admin/auth/user/3/change/" title="auth.user pk=3">' in html
     assert "/admin/sessions/" not in html  # not registered: shown, not linked
     assert html.count("<a ") == 1
+
+
+def test_children_summary_lists_each_childs_device_and_resources():
+    from django_jobkit.admin.workers import children_summary
+
+    html = children_summary(
+        {
+            "1": {"pid": 12, "device": "GPU-ab<c>", "resources": [{"key": "stt:en", "hits": 4}]},
+            "0": {"pid": 11, "device": None, "resources": []},
+        }
+    )
+    assert str(html) == (
+        "#0 pid 11 · no resources loaded<br>#1 pid 12 · GPU GPU-ab&lt;c&gt; · stt:en (4 reuses)"
+    )
+    assert "jobkit-empty" in children_summary({})
+    assert "jobkit-empty" in children_summary(None)
