@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_jobkit",
     "example_project.demo",
+    "example_project.media",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +90,10 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 STATIC_URL = "static/"
+
+# The media app's uploads and outputs (example_project/media).
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(environ.Env().str("JOBKIT_DEMO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = VAR_DIR / "mail"

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -7,4 +9,6 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("admin/", admin.site.urls),
     path("jobs/", include("django_jobkit.urls")),  # the events stream: /jobs/events/?jobs=...
+    path("media-library/", include("example_project.media.urls")),
+    *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),  # uploads and outputs (DEBUG)
 ]

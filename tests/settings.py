@@ -72,3 +72,6 @@ if os.environ.get("JOBKIT_TEST_NAIVE_TIMES"):
 # Lets a test start a worker that sends task events (as `celery worker -E`), for Flower.
 if os.environ.get("JOBKIT_TEST_TASK_EVENTS"):
     CELERY_WORKER_SEND_TASK_EVENTS = True
+
+# The media app's files, one folder per test run's broker (the worker subprocesses share it).
+MEDIA_ROOT = VAR_DIR / f"{os.environ['JOBKIT_BROKER_DIR']}-media"  # noqa: F405

@@ -1,0 +1,132 @@
+"""The media jobs: probe, transcode, extract audio, transcribe. Found by jobkit's autodiscovery.
+
+Transcode and transcribe are GPU jobs (the `gpu` queue) that may also run on the CPU
+(`allow_cpu = True`): a site without a GPU still gets its MP4s and subtitles, a GPU worker
+gets NVENC and a speech model kept warm in each child by `self.resource`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django_jobkit import GPUJob, Job, register_job
+
+from . import ffmpeg, speech, subtitles
+from .models import MediaFile, MediaOutput
+
+
+def source(media: MediaFile) -> Path:
+    return Path(media.file.path)
+
+
+def duration_of(media: MediaFile) -> float | None:
+    if media.duration is None:
+        media.probe = ffmpeg.probe(source(media))
+        media.save(update_fields=["probe"])
+    return media.duration
+
+
+@register_job
+class ProbeMediaJob(Job):
+    """ffprobe the file and keep what it said on the media record."""
+
+    def __init__(self, media: MediaFile):
+        self.media = media
+
+    def run(self) -> dict[str, Any]:
+        self.media.probe = ffmpeg.probe(source(self.media))
+        self.media.save(update_fields=["probe"])
+        streams = self.media.probe.get("streams", [])
+        return {
+            "duration": self.media.duration,
+            "streams": [s.get("codec_type") for s in streams],
+            "format": self.media.probe.get("format", {}).get("format_name"),
+        }
+
+
+@register_job
+class TranscodeJob(GPUJob):
+    """To H.264/AAC MP4: NVENC on a pinned GPU when ffmpeg has it, libx264 otherwise."""
+
+    allow_cpu = True
+
+    def __init__(self, media: MediaFile, height: int = 0, preset: str = "veryfast"):
+        self.media = media
+        self.height = height
+        self.preset = preset
+
+    def run(self) -> dict[str, Any]:
+        encoder = ffmpeg.video_encoder(self.gpu)
+        args = ["-i", str(source(self.media)), "-map", "0:v:0?", "-map", "0:a:0?"]
+        args += ["-c:v", encoder, "-preset", self.preset if encoder == "libx264" else "p4"]
+        args += ["-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart"]
+        if self.height:
+            args += ["-vf", f"scale=-2:{self.height}"]
+        final = self.media.output_dir() / "video.mp4"
+        self.set_progress(0.0, f"transcoding with {encoder}")
+        ffmpeg.run(args, final, duration_of(self.media), self.progress(f"{encoder}"))
+        MediaOutput.store(self.media, MediaOutput.Kind.MP4, final, encoder=encoder)
+        return {"output": str(final), "encoder": encoder, "device": self.device}
+
+    def progress(self, label: str) -> Any:
+        return lambda fraction: self.set_progress(fraction, f"{label}: {fraction:.0%}")
+
+
+@register_job
+class ExtractAudioJob(Job):
+    """The audio track as 16 kHz mono WAV: what speech engines take."""
+
+    def __init__(self, media: MediaFile):
+        self.media = media
+
+    def run(self) -> dict[str, Any]:
+        final = self.media.output_dir() / "audio.wav"
+        args = ["-i", str(source(self.media)), "-vn", "-ac", "1", "-ar", "16000"]
+        args += ["-c:a", "pcm_s16le"]
+        ffmpeg.run(
+            args,
+            final,
+            duration_of(self.media),
+            lambda f: self.set_progress(f, f"extracting audio: {f:.0%}"),
+        )
+        MediaOutput.store(self.media, MediaOutput.Kind.AUDIO, final)
+        return {"output": str(final)}
+
+
+@register_job
+class TranscribeJob(GPUJob):
+    """Speech to a transcript and an SRT file; the engine stays loaded in the worker child."""
+
+    allow_cpu = True
+
+    def __init__(self, media: MediaFile, engine: str = "pocketsphinx"):
+        self.media = media
+        self.engine = engine
+
+    def run(self) -> dict[str, Any]:
+        duration = duration_of(self.media)
+        model = self.resource(
+            f"stt:{self.engine}:{self.device}", lambda: speech.load(self.engine, self.device)
+        )
+        cues: list[speech.Cue] = []
+        with ffmpeg.pcm16k(source(self.media)) as pcm:
+            for cue in model.cues(pcm):
+                cues.append(cue)
+                fraction = min(cue.end / duration, 0.99) if duration else 0.5
+                self.set_progress(fraction, f"{cue.end:.1f} s: {cue.text[:150]}")
+        folder = self.media.output_dir()
+        text = "\n".join(cue.text for cue in cues)
+        transcript = write(folder / "transcript.txt", text + "\n" if text else "")
+        srt_path = write(folder / "subtitles.srt", subtitles.to_srt(cues))
+        MediaOutput.store(self.media, MediaOutput.Kind.TRANSCRIPT, transcript, engine=self.engine)
+        MediaOutput.store(self.media, MediaOutput.Kind.SRT, srt_path, cues=len(cues))
+        return {"text": text, "cues": len(cues), "srt": str(srt_path), "engine": model.name}
+
+
+def write(path: Path, text: str) -> Path:
+    """Write whole or not at all: a temporary name, then a rename."""
+    partial = ffmpeg.partial_name(path)
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path

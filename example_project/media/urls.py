@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "media"
+
+urlpatterns = [
+    path("", views.library, name="library"),
+    path("<int:pk>/<str:action>/", views.run, name="run"),
+]

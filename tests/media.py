@@ -1,0 +1,70 @@
+"""Inputs for the media app's tests, made here: ffmpeg's lavfi test sources and espeak-ng."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from example_project.media.models import MediaFile
+
+#: Two sentences PocketSphinx hears right from espeak-ng (checked with these voices).
+SENTENCES = (("en-us+f2", "the weather is nice today"), ("en-us+m3", "one two three four five"))
+
+
+def need(*tools: str) -> None:
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not installed (Debian: apt-get install ffmpeg espeak-ng)"
+        )
+
+
+def upload(path: Path, title: str) -> MediaFile:
+    """A media record for a file already written under MEDIA_ROOT/uploads."""
+    return MediaFile.objects.create(title=title, file=str(path.relative_to(settings.MEDIA_ROOT)))
+
+
+def uploads() -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def make_video(name: str, seconds: float, size: str = "320x240") -> MediaFile:
+    """A test pattern with a tone, in MPEG-4 Part 2 (cheap to make, worth transcoding)."""
+    need("ffmpeg")
+    path = uploads() / name
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=duration={seconds}:size={size}:rate=25",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", "-shortest", str(path),
+    )  # fmt: skip
+    return upload(path, name)
+
+
+def make_speech(name: str, workdir: Path) -> MediaFile:
+    """SENTENCES spoken by espeak-ng, 1.5 s of silence between them, as one WAV file."""
+    need("ffmpeg", "espeak-ng")
+    parts = []
+    for i, (voice, text) in enumerate(SENTENCES):
+        part = workdir / f"sentence{i}.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", "140", "-g", "5", "-w", str(part), text], check=True
+        )
+        parts.append(part)
+    path = uploads() / name
+    ffmpeg(
+        "-i", str(parts[0]), "-i", str(parts[1]),
+        "-filter_complex", "[0]adelay=500,apad=pad_dur=1.5[a];[1]apad=pad_dur=0.5[b];"
+        "[a][b]concat=n=2:v=0:a=1",
+        "-ar", "16000", "-ac", "1", str(path),
+    )  # fmt: skip
+    return upload(path, name)
