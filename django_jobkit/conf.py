@@ -129,6 +129,12 @@ class Settings:
         return float(getattr(settings, "JOBKIT_PROGRESS_INTERVAL", 0.25))
 
     @property
+    def OUTPUT_MAX(self) -> int:
+        """Most items one attempt may publish with `Job.emit` (they travel in every write of
+        its process row and every reconnecting events stream)."""
+        return int(getattr(settings, "JOBKIT_OUTPUT_MAX", 1000))
+
+    @property
     def EVENTS_POLL_INTERVAL(self) -> float:
         """Seconds between two looks at the database by an open events stream."""
         return float(getattr(settings, "JOBKIT_EVENTS_POLL_INTERVAL", 1.0))

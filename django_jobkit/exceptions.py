@@ -67,6 +67,12 @@ class InvalidProgress(JobkitError, ValueError):
     that is not a str: pass `set_progress(done / total, "message")`."""
 
 
+class InvalidOutput(JobkitError, ValueError):
+    """`Job.emit` was given data that JSON cannot carry, or one item more than
+    `JOBKIT_OUTPUT_MAX`: emit small JSON items (a transcript segment, a row's id) and keep bulk
+    results in files or the return value."""
+
+
 class InvalidEventsRequest(JobkitError, ValueError):
     """The events stream was asked for no jobs, too many, or something that is not a request
     uuid: `?jobs=<request uuid>,<request uuid>`."""

@@ -81,6 +81,18 @@ class Job:
         """
         progress.report(fraction, message)
 
+    def emit(self, data: Any) -> None:
+        """Publish one item of incremental output (a transcript segment, a row done) while
+        `run()` goes on: stored in order on the running `JobProcess` (`output`), streamed by
+        the events view as it arrives, and copied to the result when the attempt ends.
+
+        Written like progress (a connection of its own, at most once per
+        `JOBKIT_PROGRESS_INTERVAL`, nothing lost). `data` must be JSON; at most
+        `JOBKIT_OUTPUT_MAX` items per attempt; either mistake raises `InvalidOutput`.
+        Outside a worker it is checked and dropped.
+        """
+        progress.emit(data)
+
     @property
     def gpu(self) -> int | None:
         """The GPU pinned to the worker child running this job (its index), or None."""

@@ -15,6 +15,16 @@ from example_project.media.models import MediaFile
 SENTENCES = (("en-us+f2", "the weather is nice today"), ("en-us+m3", "one two three four five"))
 
 
+@pytest.fixture
+def media_root() -> Path:
+    """This run's MEDIA_ROOT, emptied: the records' primary keys start again in each test's
+    database, and so would their output folders."""
+    root = Path(settings.MEDIA_ROOT)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    return root
+
+
 def need(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:

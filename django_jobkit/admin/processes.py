@@ -24,7 +24,7 @@ class JobProcessAdmin(ProgressAdmin, LiveJobAdmin, JobFieldsAdmin):
     search_fields = ("uuid", "job_request_uuid", "root_uuid", "job_class", "concurrency_key")
     fieldsets = (
         (None, {"fields": ("uuid", *JOB_FIELDS)}),
-        ("Progress", {"fields": ("progress_bar",)}),
+        ("Progress", {"fields": ("progress_bar", "output_live")}),
         ("Arguments", {"fields": ("parameters_pretty",)}),
         (
             "Times",
@@ -39,6 +39,7 @@ class JobProcessAdmin(ProgressAdmin, LiveJobAdmin, JobFieldsAdmin):
     readonly_fields = (
         *JOB_READONLY,
         "progress_bar",
+        "output_live",
         "started",
         "running_for",
         "heartbeat",

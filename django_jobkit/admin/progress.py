@@ -9,11 +9,12 @@ include `django_jobkit.urls` for the admin's bars to move.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -40,6 +41,27 @@ def progress_bar(request_uuid: Any, fraction: float | None, message: str, events
     )
 
 
+def item_text(item: Any) -> str:
+    """An emitted item as a line: itself when a str, its "text" when it has one, else JSON
+    (what `progress.js` shows too)."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return item["text"]
+    return json.dumps(item)
+
+
+def output_list(request_uuid: Any, output: list[Any] | None, events_url: str) -> str:
+    """The items a job emitted, as a list `progress.js` extends while the job runs."""
+    return format_html(
+        '<div class="jobkit-progress" data-jobkit-job="{}" data-jobkit-events="{}">'
+        '<ol class="jobkit-output">{}</ol></div>',
+        request_uuid,
+        events_url,
+        format_html_join("", "<li>{}</li>", ((item_text(i),) for i in output or ())),
+    )
+
+
 class ProgressAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """For the processes admin: the `progress_bar` column and field, and the events URL."""
 
@@ -56,3 +78,8 @@ class ProgressAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def progress_bar(self, obj: Any) -> str:
         url = reverse(f"{self.admin_site.name}:{EVENTS_URL_NAME}")
         return progress_bar(obj.job_request_uuid, obj.progress, obj.progress_message, url)
+
+    @admin.display(description=_("output so far"))
+    def output_live(self, obj: Any) -> str:
+        url = reverse(f"{self.admin_site.name}:{EVENTS_URL_NAME}")
+        return output_list(obj.job_request_uuid, obj.output, url)

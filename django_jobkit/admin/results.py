@@ -53,6 +53,7 @@ class JobResultAdmin(DashboardAdmin, BoundedSearchMixin, ResultActionsAdmin, Job
                     "return_value_pretty",
                     "progress",
                     "progress_message",
+                    "output_pretty",
                 )
             },
         ),
@@ -77,6 +78,7 @@ class JobResultAdmin(DashboardAdmin, BoundedSearchMixin, ResultActionsAdmin, Job
         *JOB_READONLY,
         "status_column",
         "return_value_pretty",
+        "output_pretty",
         "error_pre",
         "traceback_pre",
         "started",
@@ -119,6 +121,10 @@ class JobResultAdmin(DashboardAdmin, BoundedSearchMixin, ResultActionsAdmin, Job
     @admin.display(description="return value")
     def return_value_pretty(self, obj: JobResult) -> SafeString:
         return pretty(obj.return_value, self.admin_site)
+
+    @admin.display(description="output (emitted)")
+    def output_pretty(self, obj: JobResult) -> SafeString:
+        return pretty(obj.output, self.admin_site) if obj.output else EMPTY
 
     @admin.display(description="error")
     def error_pre(self, obj: JobResult) -> SafeString:

@@ -48,6 +48,7 @@ _ENDED = [
     "progress",
     "progress_message",
     "device",
+    "output",
 ]
 _RECORDED = ["uuid", "status", "error", "traceback", "return_value", "started_at", "ended_at"]
 
@@ -111,6 +112,7 @@ def claim(
         **values,
         "progress": None,
         "progress_message": "",
+        "output": None,
         "cancel_requested_at": None,
         "heartbeat_at": None,
     }
@@ -144,7 +146,9 @@ def _record_sql(using: str, JobProcess: Any, JobResult: Any) -> str:
     result_columns = [
         *_columns(using, JobResult, _copied(JobResult)),
         *_columns(using, JobResult, ["job_process_uuid", "host", "pid", "worker_name"]),
-        *_columns(using, JobResult, ["celery_task_id", "progress", "progress_message", "device"]),
+        *_columns(
+            using, JobResult, ["celery_task_id", "progress", "progress_message", "device", "output"]
+        ),
         *_columns(using, JobResult, _RECORDED),
     ]
     placeholders = ", ".join("%s::jsonb" if name == "return_value" else "%s" for name in _RECORDED)

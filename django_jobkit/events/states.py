@@ -9,7 +9,7 @@ job is what its retry came to, and so on along the chain.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import InvalidEventsRequest
@@ -56,9 +56,20 @@ class JobState:
     progress: float | None
     message: str
     final: bool
+    #: Every item the attempt emitted so far (`Job.emit`); the stream sends only new ones.
+    output: tuple[Any, ...] = field(default=())
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_json(self, output_from: int = 0) -> dict[str, Any]:
+        """The event's data, with the items from `output_from` on (the page has the rest)."""
+        return {
+            "uuid": self.uuid,
+            "status": self.status,
+            "progress": self.progress,
+            "message": self.message,
+            "final": self.final,
+            "output": list(self.output[output_from:]),
+            "output_from": output_from,
+        }
 
 
 class Follower:
@@ -86,16 +97,18 @@ class Follower:
                 if head in waiting:
                     states[job] = JobState(str(job), WAITING, None, "", False)
                 elif head in running:
-                    fraction, message = running[head]
-                    states[job] = JobState(str(job), RUNNING, fraction, message, False)
+                    fraction, message, output = running[head]
+                    states[job] = JobState(
+                        str(job), RUNNING, fraction, message, False, tuple(output or ())
+                    )
                 elif head in ended:
-                    status, fraction, message, retry = ended[head]
+                    status, fraction, message, output, retry = ended[head]
                     if retry is not None:
                         self.heads[job] = retry
                         retried.append(job)
                         continue
                     states[job] = self.finals[job] = JobState(
-                        str(job), status, fraction, message, True
+                        str(job), status, fraction, message, True, tuple(output or ())
                     )
                 else:
                     states[job] = self.finals[job] = JobState(str(job), UNKNOWN, None, "", True)

@@ -23,8 +23,13 @@ from .states import Follower, JobState
 RECONNECT_MS = 2000
 
 
-def encode(state: JobState) -> bytes:
-    return f"data: {json.dumps(state.as_json())}\n\n".encode()
+def encode(state: JobState, before: JobState | None = None) -> bytes:
+    """One event; its output holds only the items `before` (the last state sent) lacked, or
+    all of them when the attempt's output is not a continuation (a retry starts anew)."""
+    output_from = 0
+    if before is not None and state.output[: len(before.output)] == before.output:
+        output_from = len(before.output)
+    return f"data: {json.dumps(state.as_json(output_from))}\n\n".encode()
 
 
 class Stream:
@@ -43,8 +48,8 @@ class Stream:
     def step(self) -> bytes:
         """Read the jobs once: the states that changed, a keep-alive, or nothing."""
         changed = [s for s in self.follower.read() if self.sent.get(s.uuid) != s]
+        chunks = [encode(s, self.sent.get(s.uuid)) for s in changed]
         self.sent.update((s.uuid, s) for s in changed)
-        chunks = [encode(s) for s in changed]
         now = self.clock()
         if self.follower.done():
             chunks.append(b"event: end\ndata: {}\n\n")  # the page stops reconnecting

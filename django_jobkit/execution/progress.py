@@ -1,4 +1,5 @@
-"""Progress a running job reports with `Job.set_progress`, stored on its process row.
+"""Progress a running job reports with `Job.set_progress`, and the items it publishes with
+`Job.emit`, stored on its process row.
 
 A job may call `set_progress` thousands of times, and may call it inside its own
 `transaction.atomic()`. Written through the job's own connection, a value would sit in the
@@ -14,10 +15,15 @@ process before the result is recorded, since both ways of recording copy it from
 Outside a worker (`job.run()` called directly) and in eager mode nothing is written while the
 job runs: in eager mode the last value is written when it ends, through the caller's
 connection, which is the one that can see the process row.
+
+Emitted items ride along: a value is (fraction, message, every item so far), so the newest
+pending value replacing an older one loses no item, and a page reading the row sees them in
+order at most one interval late.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -33,7 +39,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from django.db import connections
 
 from ..conf import jobkit_settings
-from ..exceptions import InvalidProgress
+from ..exceptions import InvalidOutput, InvalidProgress
 from ..models import JobProcess
 
 if TYPE_CHECKING:
@@ -47,10 +53,11 @@ MESSAGE_LENGTH = 255
 #: After a failed write, the value waits this long before the next try.
 RETRY_AFTER = 1.0
 
-Value = tuple[float, str]
+#: What the writer stores: (fraction, message, every emitted item, in order).
+Value = tuple[float | None, str, tuple[Any, ...]]
 
 
-def validated(fraction: Any, message: Any) -> Value:
+def validated(fraction: Any, message: Any) -> tuple[float, str]:
     """The fraction as a float in [0, 1] and the message cut to what the column holds."""
     if isinstance(fraction, bool) or not isinstance(fraction, int | float | Decimal):
         raise InvalidProgress(
@@ -65,6 +72,17 @@ def validated(fraction: Any, message: Any) -> Value:
             f"set_progress: message must be a str, got {type(message).__name__} {message!r}"
         )
     return value, message[:MESSAGE_LENGTH]
+
+
+def validated_item(data: Any) -> Any:
+    """`data` as it will read back from the database: JSON, or InvalidOutput."""
+    try:
+        return json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidOutput(
+            f"emit: data must be JSON (dict, list, str, number, bool or None), got "
+            f"{type(data).__name__} {data!r:.100}: {exc}"
+        ) from None
 
 
 class Writer:
@@ -171,8 +189,22 @@ class Reporter:
         self.own_connection = own_connection
         self.last: Value | None = None
 
-    def report(self, value: Value) -> None:
-        self.process.progress, self.process.progress_message = self.last = value
+    def report(self, fraction: float, message: str) -> None:
+        output = self.last[2] if self.last is not None else ()
+        self._store((fraction, message, output))
+
+    def emit(self, item: Any) -> None:
+        fraction, message, output = self.last if self.last is not None else (None, "", ())
+        if len(output) >= jobkit_settings.OUTPUT_MAX:
+            raise InvalidOutput(
+                f"emit: this attempt already published JOBKIT_OUTPUT_MAX={len(output)} items"
+            )
+        self._store((fraction, message, (*output, item)))
+
+    def _store(self, value: Value) -> None:
+        self.last = value
+        self.process.progress, self.process.progress_message = value[0], value[1]
+        self.process.output = list(value[2]) or None
         if self.own_connection:
             writer().submit(self.process.pk, value)
 
@@ -209,7 +241,15 @@ def report(fraction: Any, message: Any = "") -> None:
     value = validated(fraction, message)
     reporter = _current.get()
     if reporter is not None:
-        reporter.report(value)
+        reporter.report(*value)
+
+
+def emit(data: Any) -> None:
+    """Publish one item of the attempt running here; checked, then dropped outside one."""
+    item = validated_item(data)
+    reporter = _current.get()
+    if reporter is not None:
+        reporter.emit(item)
 
 
 @worker_process_shutdown.connect(weak=False, dispatch_uid="jobkit-progress-child-exit")

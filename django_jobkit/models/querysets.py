@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Fields copied verbatim from request to process to result: what a job is.
 #: What a result takes from its process besides `COPIED` (the process's uuid aside).
-ENDED = ["host", "pid", "worker_name", "progress", "progress_message", "device"]
+ENDED = ["host", "pid", "worker_name", "progress", "progress_message", "device", "output"]
 
 COPIED = [
     "job_class",
@@ -327,13 +327,16 @@ class JobProcessQuerySet(EngineQuerySet):
         """The running attempt of a request (claimed from it), if any."""
         return self.primary().filter(job_request_uuid=request_uuid).first()
 
-    def progress_of(self, request_uuids: list[Any]) -> dict[Any, tuple[float | None, str]]:
-        """(progress, message) of the running attempts of these requests, by request uuid."""
+    def progress_of(
+        self, request_uuids: list[Any]
+    ) -> dict[Any, tuple[float | None, str, list[Any] | None]]:
+        """(progress, message, output) of the running attempts of these requests, by request
+        uuid."""
         rows = self.primary().filter(job_request_uuid__in=request_uuids)
         return {
-            uuid: (fraction, message)
-            for uuid, fraction, message in rows.values_list(
-                "job_request_uuid", "progress", "progress_message"
+            uuid: (fraction, message, output)
+            for uuid, fraction, message, output in rows.values_list(
+                "job_request_uuid", "progress", "progress_message", "output"
             )
         }
 
@@ -345,9 +348,16 @@ class JobProcessQuerySet(EngineQuerySet):
             .update(cancel_requested_at=timezone.now())
         )
 
-    def set_progress(self, pk: int, fraction: float | None, message: str) -> int:
-        """Store a running job's progress; 0 when its attempt already ended."""
-        return int(self.primary().filter(pk=pk).update(progress=fraction, progress_message=message))
+    def set_progress(
+        self, pk: int, fraction: float | None, message: str, output: tuple[Any, ...] = ()
+    ) -> int:
+        """Store a running job's progress and what it emitted; 0 when its attempt already
+        ended."""
+        return int(
+            self.primary()
+            .filter(pk=pk)
+            .update(progress=fraction, progress_message=message, output=list(output) or None)
+        )
 
     def cancel_requested(self, pk: int) -> bool:
         return bool(self.primary().filter(pk=pk, cancel_requested_at__isnull=False).exists())
@@ -387,13 +397,15 @@ class JobResultQuerySet(EngineQuerySet):
     def of_request(self, request_uuid: Any) -> JobResult | None:
         return self.primary().filter(job_request_uuid=request_uuid).first()
 
-    def ends_of(self, request_uuids: list[Any]) -> dict[Any, tuple[str, float | None, str, Any]]:
-        """(status, progress, message, the retry's request uuid or None) of the results of
-        these requests, by request uuid."""
+    def ends_of(
+        self, request_uuids: list[Any]
+    ) -> dict[Any, tuple[str, float | None, str, list[Any] | None, Any]]:
+        """(status, progress, message, output, the retry's request uuid or None) of the
+        results of these requests, by request uuid."""
         rows = self.primary().filter(job_request_uuid__in=request_uuids)
-        fields = ("job_request_uuid", "status", "progress", "progress_message")
+        fields = ("job_request_uuid", "status", "progress", "progress_message", "output")
         return {
-            row[0]: (row[1], row[2], row[3], row[4])
+            row[0]: (row[1], row[2], row[3], row[4], row[5])
             for row in rows.values_list(*fields, "retry_job_request_uuid")
         }
 

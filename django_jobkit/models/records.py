@@ -35,6 +35,12 @@ if TYPE_CHECKING:
     from ..jobs import Job
 
 
+def output_field(help_text: str) -> models.JSONField:
+    """A list of the items `Job.emit` published. Nullable rather than defaulting to [] in the
+    database: the one-statement claim inserts processes without naming it."""
+    return models.JSONField(_("output"), null=True, blank=True, help_text=_(help_text))
+
+
 def device_field() -> models.CharField:  # type: ignore[type-arg]
     """The GPU an attempt ran on: set by the claim, copied to the result when it ends."""
     return models.CharField(
@@ -226,6 +232,7 @@ class JobProcess(JobFields):
         _("progress message"), max_length=255, blank=True, default="", db_default=""
     )
     device = device_field()
+    output = output_field("What the job published with `Job.emit` so far, in order.")
     cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(
         _("last heartbeat"),
@@ -297,6 +304,7 @@ class JobResult(JobFields):
         _("progress message"), max_length=255, blank=True, default="", db_default=""
     )
     device = device_field()
+    output = output_field("What the attempt published with `Job.emit`, copied from its process.")
     retry_job_request_uuid = models.UUIDField(
         _("next attempt"),
         null=True,

@@ -113,6 +113,8 @@ class TranscribeJob(GPUJob):
         with ffmpeg.pcm16k(source(self.media)) as pcm:
             for cue in model.cues(pcm):
                 cues.append(cue)
+                # Each cue reaches the page as it is recognised, not only at the end.
+                self.emit({"start": cue.start, "end": cue.end, "text": cue.text})
                 fraction = min(cue.end / duration, 0.99) if duration else 0.5
                 self.set_progress(fraction, f"{cue.end:.1f} s: {cue.text[:150]}")
         folder = self.media.output_dir()

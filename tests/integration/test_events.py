@@ -65,10 +65,12 @@ def end(process: JobProcess, status: str = JobResult.Status.SUCCESSFUL) -> JobRe
     return result
 
 
-def report(process: JobProcess, fraction: float, message: str) -> None:
-    """As a job's `set_progress` ends up: on the row and on the runner's process object."""
-    JobProcess.objects.set_progress(process.pk, fraction, message)
+def report(process: JobProcess, fraction: float, message: str, output: tuple = ()) -> None:
+    """As a job's `set_progress` and `emit` end up: on the row and on the runner's process
+    object."""
+    JobProcess.objects.set_progress(process.pk, fraction, message, output)
     process.progress, process.progress_message = fraction, message
+    process.output = list(output) or None
 
 
 def events(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
@@ -92,22 +94,28 @@ def test_a_job_is_followed_from_waiting_to_running_to_its_result(staff_client):
     seen = events(chunks)
     assert next(seen) == {
         "uuid": str(request.uuid), "status": "waiting", "progress": None, "message": "",
-        "final": False,
+        "final": False, "output": [], "output_from": 0,
     }  # fmt: skip
     process = running(request)
     assert next(seen)["status"] == "running"
-    report(process, 0.25, "a quarter")
+    report(process, 0.25, "a quarter", ({"text": "one"},))
     assert next(seen) == {
         "uuid": str(request.uuid), "status": "running", "progress": 0.25,
-        "message": "a quarter", "final": False,
+        "message": "a quarter", "final": False, "output": [{"text": "one"}], "output_from": 0,
     }  # fmt: skip
-    report(process, 1.0, "all")
-    assert next(seen)["progress"] == 1.0
+    report(process, 1.0, "all", ({"text": "one"}, {"text": "two"}))
+    event = next(seen)
+    # Only what the page lacks: the items after the ones already sent.
+    assert (event["progress"], event["output"], event["output_from"]) == (
+        1.0, [{"text": "two"}], 1,
+    )  # fmt: skip
     end(process)
     last = next(seen)
     assert (last["status"], last["progress"], last["message"], last["final"]) == (
         "SUCCESSFUL", 1.0, "all", True,
     )  # fmt: skip
+    assert (last["output"], last["output_from"]) == ([], 2)  # the result kept both items
+    assert JobResult.objects.get().output == [{"text": "one"}, {"text": "two"}]
     assert list(seen) == []  # every job is final: the stream is over
 
 
@@ -138,7 +146,7 @@ def test_many_jobs_on_one_stream_each_once_then_only_changes(staff_client):
     JobRequest.objects.cancel(waits.uuid)
     assert next(seen) == {
         "uuid": str(waits.uuid), "status": "CANCELLED", "progress": None, "message": "",
-        "final": True,
+        "final": True, "output": [], "output_from": 0,
     }  # fmt: skip
     assert list(seen) == []
 

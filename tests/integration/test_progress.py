@@ -48,9 +48,9 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float | None]]:
     seen: list[tuple[float, float | None]] = []
     original = JobProcessQuerySet.set_progress
 
-    def counting(self: Any, pk: int, fraction: float | None, message: str) -> int:
+    def counting(self: Any, pk: int, fraction: float | None, message: str, output=()) -> int:
         seen.append((time.monotonic(), fraction))
-        return original(self, pk, fraction, message)
+        return original(self, pk, fraction, message, output)
 
     monkeypatch.setattr(JobProcessQuerySet, "set_progress", counting)
     return seen
@@ -74,6 +74,36 @@ def test_a_flood_of_values_is_coalesced_and_the_last_one_flushed(process, writes
     assert 2 <= len(writes) <= 2 + elapsed / 0.25 + 1, (len(writes), elapsed)
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(writes[:-1])]  # the flush aside
     assert all(gap >= 0.24 for gap in gaps), gaps
+
+
+def test_a_flood_of_emitted_items_loses_none_and_keeps_their_order(process, writes, settings):
+    settings.JOBKIT_PROGRESS_INTERVAL = 0.25
+    with progress.reporting(process):
+        progress.report(0.5, "half")
+        for i in range(1000):
+            progress.emit({"segment": i})
+        progress.report(1.0, "done")  # progress after items keeps them
+    row = JobProcess.objects.get(pk=process.pk)
+    assert row.output == [{"segment": i} for i in range(1000)]
+    assert (row.progress, row.progress_message) == (1.0, "done")
+    assert process.output == row.output  # what the result copies
+    assert len(writes) < 50  # coalesced, as progress is
+
+
+def test_emit_refuses_what_json_cannot_carry_and_items_past_the_limit(process, settings):
+    from django_jobkit.exceptions import InvalidOutput
+
+    with pytest.raises(InvalidOutput, match="emit: data must be JSON"):
+        progress.emit({"at": object()})
+    with pytest.raises(InvalidOutput, match="must be JSON"):
+        progress.emit(float("nan"))
+    settings.JOBKIT_OUTPUT_MAX = 2
+    with progress.reporting(process):
+        progress.emit("a")
+        progress.emit("b")
+        with pytest.raises(InvalidOutput, match="JOBKIT_OUTPUT_MAX=2"):
+            progress.emit("c")
+    assert JobProcess.objects.get(pk=process.pk).output == ["a", "b"]
 
 
 def test_a_pending_value_is_written_by_the_timer_without_another_call(process, writes, settings):
@@ -123,11 +153,13 @@ def test_when_the_writer_cannot_write_the_last_value_is_still_stored(
     original = JobProcessQuerySet.set_progress
     failed: list[float | None] = []
 
-    def failing_in_the_writer(self: Any, pk: int, fraction: float | None, message: str) -> int:
+    def failing_in_the_writer(
+        self: Any, pk: int, fraction: float | None, message: str, output=()
+    ) -> int:
         if threading.current_thread().name == "jobkit-progress":
             failed.append(fraction)
             raise ConnectionError("database went away")
-        return original(self, pk, fraction, message)
+        return original(self, pk, fraction, message, output)
 
     monkeypatch.setattr(JobProcessQuerySet, "set_progress", failing_in_the_writer)
     with progress.reporting(process):

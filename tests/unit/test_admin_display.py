@@ -136,3 +136,12 @@ def test_children_summary_lists_each_childs_device_and_resources():
     )
     assert "jobkit-empty" in children_summary({})
     assert "jobkit-empty" in children_summary(None)
+
+
+def test_emitted_items_are_listed_as_lines():
+    from django_jobkit.admin.progress import output_list
+
+    html = output_list("u-1", ["plain", {"text": "a <cue>"}, {"n": 1}], "/events/")
+    assert 'data-jobkit-job="u-1"' in html and 'class="jobkit-output"' in html
+    assert "<li>plain</li><li>a &lt;cue&gt;</li><li>{&quot;n&quot;: 1}</li>" in html
+    assert '<ol class="jobkit-output"></ol>' in output_list("u-2", None, "/events/")

@@ -15,9 +15,9 @@ from example_project.media import ffmpeg, subtitles
 from example_project.media.jobs import ExtractAudioJob, ProbeMediaJob, TranscodeJob, TranscribeJob
 from example_project.media.models import MediaOutput
 from tests.conftest import wait_for
-from tests.media import make_speech, make_video
+from tests.media import make_speech, make_video, media_root  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.worker
+pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("media_root")]
 
 S = JobResult.Status
 
@@ -85,7 +85,7 @@ def test_cancelling_a_transcode_kills_ffmpeg_and_leaves_no_partial_file(
 
     def transcoding() -> JobProcess | None:
         process = JobProcess.objects.filter(job_request_uuid=request.uuid).first()
-        return process if process is not None and process.progress > 0 else None
+        return process if process is not None and (process.progress or 0) > 0 else None
 
     process = wait_for(transcoding, 60, "ffmpeg's first progress")
     assert ffmpeg_pids_writing(folder)
@@ -120,6 +120,10 @@ def test_transcribe_writes_the_spoken_words_and_an_srt_in_order(
     assert len(cues) == 2
     assert "weather" in cues[0].text and "three" in cues[1].text
     assert 0 <= cues[0].start < cues[0].end <= cues[1].start < cues[1].end <= 8
+    # Each cue was emitted as it was recognised; the result keeps them all.
+    assert [item["text"] for item in first.output] == [cue.text for cue in cues]
+    for item, cue in zip(first.output, cues, strict=True):
+        assert abs(item["start"] - cue.start) < 0.002 and abs(item["end"] - cue.end) < 0.002
     # The last recognised cue was the job's progress message while it ran.
     assert "five" in first.progress_message
     transcript = MediaOutput.objects.get(media=media, kind="transcript")

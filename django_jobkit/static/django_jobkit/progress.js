@@ -1,7 +1,10 @@
 /* Live progress bars: every element marked data-jobkit-job follows its job on the events
    stream named by data-jobkit-events, one EventSource per stream URL for the whole page.
-   The stream sends {uuid, status, progress, message, final} when a job changes, ends itself
-   (the browser reconnects) and sends an "end" event once every job is final. */
+   The stream sends {uuid, status, progress, message, final, output, output_from} when a job
+   changes, ends itself (the browser reconnects) and sends an "end" event once every job is
+   final. `output` holds the items the job emitted from index `output_from` on; an element
+   with class jobkit-output inside the progress element lists them, one per line (a
+   reconnected stream starts again from 0, so items past output_from are replaced). */
 (function () {
   "use strict";
 
@@ -29,6 +32,21 @@
     if (state.final || state.status === "waiting") parts.push(state.status);
     if (text) text.textContent = parts.join(" ");
     element.setAttribute("data-jobkit-status", state.status);
+    var list = element.querySelector(".jobkit-output");
+    if (list && state.output) {
+      while (list.children.length > state.output_from) list.removeChild(list.lastChild);
+      state.output.forEach(function (item) {
+        var line = document.createElement("li");
+        line.textContent = itemText(item);
+        list.appendChild(line);
+      });
+    }
+  }
+
+  function itemText(item) {
+    if (typeof item === "string") return item;
+    if (item && typeof item.text === "string") return item.text;
+    return JSON.stringify(item);
   }
 
   function follow(url, elements) {
