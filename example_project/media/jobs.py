@@ -12,7 +12,7 @@ from typing import Any
 
 from django_jobkit import GPUJob, Job, register_job
 
-from . import ffmpeg, speech, subtitles
+from . import cleanup, ffmpeg, speech, subtitles
 from .models import MediaFile, MediaOutput
 
 
@@ -124,6 +124,26 @@ class TranscribeJob(GPUJob):
         MediaOutput.store(self.media, MediaOutput.Kind.TRANSCRIPT, transcript, engine=self.engine)
         MediaOutput.store(self.media, MediaOutput.Kind.SRT, srt_path, cues=len(cues))
         return {"text": text, "cues": len(cues), "srt": str(srt_path), "engine": model.name}
+
+
+@register_job
+class CleanSubtitlesJob(Job):
+    """Recognised cues made readable (`cleanup`): merged fragments, reading speed, line
+    length. The fixer is pluggable (`JOBKIT_DEMO_SUBTITLE_FIXER`)."""
+
+    def __init__(self, media: MediaFile):
+        self.media = media
+
+    def run(self) -> dict[str, Any]:
+        raw = MediaOutput.objects.filter(media=self.media, kind=MediaOutput.Kind.SRT).first()
+        if raw is None:
+            raise ValueError(f"{self.media} has no subtitles yet: transcribe it first")
+        cues = subtitles.from_srt(Path(raw.file.path).read_text(encoding="utf-8"))
+        fixer = cleanup.fixer()
+        fixed = fixer.fix(cues)
+        path = write(self.media.output_dir() / "subtitles.clean.srt", subtitles.to_srt(fixed))
+        MediaOutput.store(self.media, MediaOutput.Kind.CLEAN_SRT, path, fixer=type(fixer).__name__)
+        return {"srt": str(path), "cues_in": len(cues), "cues_out": len(fixed)}
 
 
 def write(path: Path, text: str) -> Path:

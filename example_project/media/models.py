@@ -41,6 +41,7 @@ class MediaOutput(models.Model):
         AUDIO = "audio", "Audio (16 kHz WAV)"
         TRANSCRIPT = "transcript", "Transcript"
         SRT = "srt", "Subtitles (SRT)"
+        CLEAN_SRT = "srt_clean", "Subtitles, cleaned up (SRT)"
 
     media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="outputs")
     kind = models.CharField(max_length=20, choices=Kind.choices)

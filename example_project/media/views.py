@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from example_project.demo.views import MY_JOBS
 
-from .jobs import ExtractAudioJob, ProbeMediaJob, TranscodeJob, TranscribeJob
+from .jobs import CleanSubtitlesJob, ExtractAudioJob, ProbeMediaJob, TranscodeJob, TranscribeJob
 from .models import MediaFile
 
 ACTIONS = {
@@ -24,6 +24,7 @@ ACTIONS = {
     "transcode": TranscodeJob,
     "audio": ExtractAudioJob,
     "transcribe": TranscribeJob,
+    "clean": CleanSubtitlesJob,
 }
 
 

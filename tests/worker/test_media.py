@@ -3,6 +3,7 @@ sources and espeak-ng, outputs checked with ffprobe and by reading them back."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -12,7 +13,13 @@ import pytest
 
 from django_jobkit.models import JobProcess, JobResult
 from example_project.media import ffmpeg, subtitles
-from example_project.media.jobs import ExtractAudioJob, ProbeMediaJob, TranscodeJob, TranscribeJob
+from example_project.media.jobs import (
+    CleanSubtitlesJob,
+    ExtractAudioJob,
+    ProbeMediaJob,
+    TranscodeJob,
+    TranscribeJob,
+)
 from example_project.media.models import MediaOutput
 from tests.conftest import wait_for
 from tests.media import make_speech, make_video, media_root  # noqa: F401 - a fixture
@@ -128,6 +135,11 @@ def test_transcribe_writes_the_spoken_words_and_an_srt_in_order(
     assert "five" in first.progress_message
     transcript = MediaOutput.objects.get(media=media, kind="transcript")
     assert Path(transcript.file.path).read_text().split() == words
+
+    cleaned = done(CleanSubtitlesJob(media).run_in_worker(queue=queue)).return_value
+    clean_cues = subtitles.from_srt(Path(cleaned["srt"]).read_text())
+    assert [c.text for c in clean_cues] == [c.text for c in cues]  # nothing to merge here
+    assert all(a.end <= b.start for a, b in itertools.pairwise(clean_cues))
 
 
 def test_faster_whisper_without_a_local_model_fails_with_what_to_set(
