@@ -15,6 +15,21 @@ class NoopJob(Job):
 
 
 @register_job
+class SlowLoaderJob(Job):
+    """Uses a resource whose loader takes `load_seconds` (a model being read from disk)."""
+
+    def __init__(self, load_seconds: float = 2.0):
+        self.load_seconds = load_seconds
+
+    def load(self) -> dict[str, float]:
+        time.sleep(self.load_seconds)
+        return {"loaded_at": time.time()}
+
+    def run(self) -> float:
+        return self.resource("bench-model", self.load)["loaded_at"]
+
+
+@register_job
 class LatencyJob(Job):
     def run(self) -> None:
         probe.started = time.time()

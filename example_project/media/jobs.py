@@ -51,10 +51,13 @@ class TranscodeJob(GPUJob):
 
     allow_cpu = True
 
-    def __init__(self, media: MediaFile, height: int = 0, preset: str = "veryfast"):
+    def __init__(
+        self, media: MediaFile, height: int = 0, preset: str = "veryfast", progress: bool = True
+    ):
         self.media = media
         self.height = height
         self.preset = preset
+        self.progress = progress  # False: no set_progress (bench/media.py measures its cost)
 
     def run(self) -> dict[str, Any]:
         encoder = ffmpeg.video_encoder(self.gpu)
@@ -64,12 +67,15 @@ class TranscodeJob(GPUJob):
         if self.height:
             args += ["-vf", f"scale=-2:{self.height}"]
         final = self.media.output_dir() / "video.mp4"
-        self.set_progress(0.0, f"transcoding with {encoder}")
-        ffmpeg.run(args, final, duration_of(self.media), self.progress(f"{encoder}"))
+        report = None
+        if self.progress:
+            self.set_progress(0.0, f"transcoding with {encoder}")
+            report = self.reporter(encoder)
+        ffmpeg.run(args, final, duration_of(self.media), report)
         MediaOutput.store(self.media, MediaOutput.Kind.MP4, final, encoder=encoder)
         return {"output": str(final), "encoder": encoder, "device": self.device}
 
-    def progress(self, label: str) -> Any:
+    def reporter(self, label: str) -> Any:
         return lambda fraction: self.set_progress(fraction, f"{label}: {fraction:.0%}")
 
 
