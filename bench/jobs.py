@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bench import probe
-from django_jobkit import Job, register_job
+from django_jobkit import GPUJob, Job, register_job
 
 
 @register_job
@@ -27,6 +27,35 @@ class SlowLoaderJob(Job):
 
     def run(self) -> float:
         return self.resource("bench-model", self.load)["loaded_at"]
+
+
+@register_job
+class CudaProbeJob(GPUJob):
+    """What CUDA shows a pinned child (bench/gpu_check.py): the one device it sees, and the
+    time of a matrix product on a model kept warm with `self.resource`."""
+
+    def run(self) -> dict[str, object]:
+        import os
+
+        import torch  # in the child only: the worker's main process never touches CUDA
+
+        def load() -> object:
+            return torch.nn.Linear(4096, 4096).to(self.device)
+
+        started = time.perf_counter()
+        model = self.resource("bench-cuda-linear", load)
+        with torch.no_grad():
+            model(torch.randn(4096, 4096, device=self.device)).sum().item()
+        torch.cuda.synchronize()
+        props = torch.cuda.get_device_properties(0)
+        return {
+            "pid": os.getpid(),
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "count": torch.cuda.device_count(),
+            "name": props.name,
+            "uuid": str(getattr(props, "uuid", "")),
+            "seconds": time.perf_counter() - started,
+        }
 
 
 @register_job
