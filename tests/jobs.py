@@ -415,6 +415,21 @@ class ProgressStepsJob(Job):
 
 
 @register_job
+class EmitStepsJob(Job):
+    """Emits one line per step, each once the test creates `<gate>/<n>` (n from 1)."""
+
+    def __init__(self, gate: str, steps: int = 3):
+        self.gate = gate
+        self.steps = steps
+
+    def run(self) -> int:
+        for step in range(1, self.steps + 1):
+            wait_for_file(os.path.join(self.gate, str(step)))
+            self.emit({"text": f"line {step}", "step": step})
+        return self.steps
+
+
+@register_job
 class ProgressInAtomicJob(Job):
     """Reports progress inside a transaction of its own, waits for `<gate>/release`, then
     rolls the transaction back."""

@@ -123,6 +123,7 @@ class TranscribeJob(GPUJob):
                 self.emit({"start": cue.start, "end": cue.end, "text": cue.text})
                 fraction = min(cue.end / duration, 0.99) if duration else 0.5
                 self.set_progress(fraction, f"{cue.end:.1f} s: {cue.text[:150]}")
+        self.set_progress(1.0, f"{len(cues)} cues recognised")
         folder = self.media.output_dir()
         text = "\n".join(cue.text for cue in cues)
         transcript = write(folder / "transcript.txt", text + "\n" if text else "")
