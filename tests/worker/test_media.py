@@ -22,7 +22,7 @@ from example_project.media.jobs import (
 )
 from example_project.media.models import MediaOutput
 from tests.conftest import wait_for
-from tests.media import make_speech, make_video, media_root  # noqa: F401 - a fixture
+from tests.media import make_speech, make_video, media_root, need  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("media_root")]
 
@@ -155,6 +155,7 @@ def test_faster_whisper_without_a_local_model_fails_with_what_to_set(
 
 def test_ffmpeg_dies_with_a_killed_parent(tmp_path):
     """The parent-death signal: a child killed outright does not leave ffmpeg running."""
+    need("ffmpeg")
     script = (
         "import sys; from pathlib import Path; from example_project.media import ffmpeg\n"
         "ffmpeg.run(['-f','lavfi','-i','testsrc=duration=600:size=640x480','-c:v','libx264',"
