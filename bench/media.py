@@ -44,6 +44,7 @@ from bench.jobs import SlowLoaderJob  # noqa: E402
 from django_jobkit import bulk_run_in_worker  # noqa: E402
 from django_jobkit.models import JobResult  # noqa: E402
 from example_project.celery import app  # noqa: E402
+from example_project.media import ffmpeg  # noqa: E402
 from example_project.media.jobs import ProbeMediaJob, TranscodeJob  # noqa: E402
 from example_project.media.models import MediaFile  # noqa: E402
 
@@ -69,16 +70,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def clip(name: str, seconds: float, size: str) -> MediaFile:
-    folder = Path(settings.MEDIA_ROOT) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc=duration={seconds}:size={size}:rate=25",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", "-shortest", str(folder / name)],
-        check=True,
-    )  # fmt: skip
-    return MediaFile.objects.create(title=name, file=f"uploads/{name}")
+    return MediaFile.of_file(ffmpeg.make_test_clip(MediaFile.uploads() / name, seconds, size), name)
 
 
 def ok(request, timeout: float = 300) -> JobResult:

@@ -410,23 +410,19 @@ class ProgressStepsJob(Job):
     def run(self) -> int:
         for step in range(1, self.steps + 1):
             wait_for_file(os.path.join(self.gate, str(step)))
-            self.set_progress(step / self.steps, f"step {step} of {self.steps}")
+            self.report(step)
         return self.steps
+
+    def report(self, step: int) -> None:
+        self.set_progress(step / self.steps, f"step {step} of {self.steps}")
 
 
 @register_job
-class EmitStepsJob(Job):
-    """Emits one line per step, each once the test creates `<gate>/<n>` (n from 1)."""
+class EmitStepsJob(ProgressStepsJob):
+    """Emits one line per step instead of reporting progress."""
 
-    def __init__(self, gate: str, steps: int = 3):
-        self.gate = gate
-        self.steps = steps
-
-    def run(self) -> int:
-        for step in range(1, self.steps + 1):
-            wait_for_file(os.path.join(self.gate, str(step)))
-            self.emit({"text": f"line {step}", "step": step})
-        return self.steps
+    def report(self, step: int) -> None:
+        self.emit({"text": f"line {step}", "step": step})
 
 
 @register_job

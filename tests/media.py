@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from example_project.media.ffmpeg import make_test_clip
 from example_project.media.models import MediaFile
 
 #: Two sentences PocketSphinx hears right from espeak-ng (checked with these voices).
@@ -36,31 +37,14 @@ def need(*tools: str) -> None:
         pytest.skip(message)
 
 
-def upload(path: Path, title: str) -> MediaFile:
-    """A media record for a file already written under MEDIA_ROOT/uploads."""
-    return MediaFile.objects.create(title=title, file=str(path.relative_to(settings.MEDIA_ROOT)))
-
-
-def uploads() -> Path:
-    folder = Path(settings.MEDIA_ROOT) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
 def make_video(name: str, seconds: float, size: str = "320x240") -> MediaFile:
-    """A test pattern with a tone, in MPEG-4 Part 2 (cheap to make, worth transcoding)."""
+    """A test pattern with a tone (the media app's own test clip)."""
     need("ffmpeg")
-    path = uploads() / name
-    ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc=duration={seconds}:size={size}:rate=25",
-        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-        "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", "-shortest", str(path),
-    )  # fmt: skip
-    return upload(path, name)
+    return MediaFile.of_file(make_test_clip(MediaFile.uploads() / name, seconds, size), name)
 
 
 def make_speech(name: str, workdir: Path) -> MediaFile:
@@ -73,11 +57,11 @@ def make_speech(name: str, workdir: Path) -> MediaFile:
             ["espeak-ng", "-v", voice, "-s", "140", "-g", "5", "-w", str(part), text], check=True
         )
         parts.append(part)
-    path = uploads() / name
+    path = MediaFile.uploads() / name
     ffmpeg(
         "-i", str(parts[0]), "-i", str(parts[1]),
         "-filter_complex", "[0]adelay=500,apad=pad_dur=1.5[a];[1]apad=pad_dur=0.5[b];"
         "[a][b]concat=n=2:v=0:a=1",
         "-ar", "16000", "-ac", "1", str(path),
     )  # fmt: skip
-    return upload(path, name)
+    return MediaFile.of_file(path, name)

@@ -253,11 +253,17 @@ def plan_worker(sender: Any = None, **kwargs: Any) -> None:
         )
 
 
+def pool_index() -> int:
+    """This prefork child's index in its pool (stable: a replacement takes the index of the
+    child it replaces); 0 outside a pool."""
+    return int(getattr(current_process(), "index", 0) or 0)
+
+
 @worker_process_init.connect(dispatch_uid="django_jobkit.gpu.pin_child")
 def pin_child(**kwargs: Any) -> None:
     """In each prefork child, before any job: set its device. No I/O here."""
     if _plan is not None:
-        apply_pin(_plan.pin(int(getattr(current_process(), "index", 0) or 0)))
+        apply_pin(_plan.pin(pool_index()))
 
 
 def require(allow_cpu: bool, job_name: str) -> None:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from billiard.process import current_process
 from celery.signals import worker_process_init, worker_ready
 
 from ..conf import jobkit_settings
@@ -36,8 +35,7 @@ _written_at: float | None = None
 @worker_process_init.connect(dispatch_uid="django_jobkit.holdings.child")
 def _in_child(**kwargs: Any) -> None:
     global _place, _written_at
-    index = int(getattr(current_process(), "index", 0) or 0)
-    _place, _written_at = (socket.gethostname(), os.getppid(), index), None
+    _place, _written_at = (socket.gethostname(), os.getppid(), gpu.pool_index()), None
 
 
 @worker_ready.connect(dispatch_uid="django_jobkit.holdings.main")

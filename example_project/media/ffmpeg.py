@@ -66,6 +66,27 @@ def probe(path: Path) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
+def make_test_clip(
+    path: Path, seconds: float, size: str = "320x240", audio: Path | None = None
+) -> Path:
+    """ffmpeg's test pattern with a tone (or with `audio`, padded), `seconds` long, in MPEG-4
+    Part 2: cheap to make, worth transcoding. The sample clip, the tests and the bench use it."""
+    sound = (
+        ["-i", str(audio)]
+        if audio
+        else ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    )
+    subprocess.run(
+        [binary("ffmpeg"), "-nostdin", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc=duration={seconds}:size={size}:rate=25", *sound,
+         "-af", "apad", "-t", str(seconds), "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", str(path)],
+        check=True,
+        timeout=600,
+        preexec_fn=_die_with_parent,
+    )  # fmt: skip
+    return path
+
+
 @cache
 def encoders() -> frozenset[str]:
     """The encoders this ffmpeg build has."""

@@ -20,6 +20,18 @@ class MediaFile(models.Model):
     def __str__(self) -> str:
         return self.title or Path(self.file.name or "").name
 
+    @staticmethod
+    def uploads() -> Path:
+        """Where uploaded (and made) files live, under MEDIA_ROOT."""
+        folder = Path(settings.MEDIA_ROOT) / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @classmethod
+    def of_file(cls, path: Path, title: str) -> MediaFile:
+        """A record for a file already written under MEDIA_ROOT."""
+        return cls.objects.create(title=title, file=str(path.relative_to(settings.MEDIA_ROOT)))
+
     @property
     def duration(self) -> float | None:
         """Seconds, from the last probe."""

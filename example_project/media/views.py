@@ -6,16 +6,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from example_project.demo.views import MY_JOBS
 
+from . import ffmpeg
 from .jobs import CleanSubtitlesJob, ExtractAudioJob, ProbeMediaJob, TranscodeJob, TranscribeJob
 from .models import MediaFile
 
@@ -35,11 +34,10 @@ class UploadForm(forms.ModelForm):
 
 
 def make_sample() -> MediaFile:
-    """A 10 s test pattern with a spoken sentence (espeak-ng) or a tone, made by ffmpeg."""
-    folder = Path(settings.MEDIA_ROOT) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"sample-{uuid.uuid4().hex[:8]}.mp4"
-    audio = ["-f", "lavfi", "-i", "sine=frequency=440:duration=10"]
+    """A 10 s test pattern with a spoken sentence (espeak-ng), or a tone without espeak-ng."""
+    folder = MediaFile.uploads()
+    name = f"sample-{uuid.uuid4().hex[:8]}"
+    speech = None
     if shutil.which("espeak-ng"):
         speech = folder / f"{name}.wav"
         subprocess.run(
@@ -47,14 +45,8 @@ def make_sample() -> MediaFile:
              "the weather is nice today. one two three four five."],
             check=True,
         )  # fmt: skip
-        audio = ["-i", str(speech)]
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         "testsrc=duration=10:size=640x360:rate=25", *audio, "-af", "apad", "-t", "10",
-         "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", str(folder / name)],
-        check=True,
-    )  # fmt: skip
-    return MediaFile.objects.create(title="sample clip", file=f"uploads/{name}")
+    clip = ffmpeg.make_test_clip(folder / f"{name}.mp4", 10, "640x360", speech)
+    return MediaFile.of_file(clip, "sample clip")
 
 
 @require_http_methods(["GET", "POST"])
