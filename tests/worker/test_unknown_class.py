@@ -45,7 +45,11 @@ def test_a_request_whose_class_the_worker_does_not_know_is_errored_within_second
     assert result.retry_job_request_uuid is None  # not retried: it would fail the same way
     assert not JobRequest.objects.exists()
     assert "Received unregistered task of type 'tests.jobs.NotDeployedJob'" in worker.output()
-    assert f"(request {request_uuid}, task tests.jobs.NotDeployedJob): recorded ERRORED" in (
-        worker.output()
+    # The worker logs the line after the row is committed: wait for it rather than race it.
+    wait_for(
+        lambda: f"(request {request_uuid}, task tests.jobs.NotDeployedJob): recorded ERRORED"
+        in worker.output(),
+        10,
+        "the worker's log line for the unknown job",
     )
     assert NoopJob("next").run_in_worker().wait(30).return_value == "next"
