@@ -3,6 +3,7 @@ consumer reading the folder while a message is being written never sees it half 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -100,5 +101,55 @@ def test_kombus_own_write_shows_an_empty_file_meanwhile(tmp_path: Path, slow_hea
     filesystem_broker.uninstall()
     try:
         assert files_seen_mid_write(tmp_path) == [0]
+    finally:
+        assert filesystem_broker.install()
+
+
+def bind_race(folder: Path, rounds: int = 100, binders: int = 6) -> list[str]:
+    """Bind `binders` queues to a new exchange at once, `rounds` times; what went wrong."""
+    problems: list[str] = []
+    with Connection("filesystem://", transport_options=folders(folder)) as connection:
+        channel = connection.default_channel
+        file = folder / "control" / "jobkit-race.exchange"
+        for attempt in range(rounds):
+            with contextlib.suppress(FileNotFoundError):
+                file.unlink()
+            start = threading.Barrier(binders)
+            failures: list[BaseException] = []
+
+            def bind(i: int, start: threading.Barrier = start, failures: list = failures) -> None:
+                start.wait(10)
+                try:
+                    channel._queue_bind("jobkit-race", f"key-{i}", "", f"queue-{i}")
+                except BaseException as exc:  # reported below
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=bind, args=(i,)) for i in range(binders)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+            try:
+                queues = {q.queue for q in channel.get_table("jobkit-race")}
+            except ValueError as exc:  # the file holds no whole JSON table
+                problems.append(f"round {attempt}: {exc}: {file.read_text()[:120]!r}")
+                continue
+            if failures:
+                problems.append(f"round {attempt}: {failures[0]!r}")
+            elif queues != {f"queue-{i}" for i in range(binders)}:
+                problems.append(f"round {attempt}: bound {sorted(queues)}")
+    return problems
+
+
+def test_queues_bound_at_once_all_stay_bound_in_a_whole_table(tmp_path: Path) -> None:
+    assert is_patched(filesystem.Channel, "_queue_bind")
+    assert bind_race(tmp_path) == []
+
+
+def test_kombus_own_bind_loses_or_breaks_tables_meanwhile(tmp_path: Path) -> None:
+    """The race the patch closes, with kombu's own methods: bindings lost or the file broken."""
+    filesystem_broker.uninstall()
+    try:
+        assert bind_race(tmp_path) != []
     finally:
         assert filesystem_broker.install()
