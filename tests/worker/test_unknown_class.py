@@ -47,8 +47,10 @@ def test_a_request_whose_class_the_worker_does_not_know_is_errored_within_second
     assert "Received unregistered task of type 'tests.jobs.NotDeployedJob'" in worker.output()
     # The worker logs the line after the row is committed: wait for it rather than race it.
     wait_for(
-        lambda: f"(request {request_uuid}, task tests.jobs.NotDeployedJob): recorded ERRORED"
-        in worker.output(),
+        lambda: (
+            f"(request {request_uuid}, task tests.jobs.NotDeployedJob): recorded ERRORED"
+            in worker.output()
+        ),
         10,
         "the worker's log line for the unknown job",
     )
