@@ -122,8 +122,24 @@ class Job:
         value: R = resources.resources.get(key, loader, release)
         return value
 
+    def on_success(self, result: JobResult) -> None:
+        """Called with the SUCCESSFUL result, once it is committed (in the worker, or wherever
+        the result was recorded). An exception here is logged and changes nothing."""
+
+    on_success.default_rule = True  # type: ignore[attr-defined]
+
+    def on_failure(self, result: JobResult) -> None:
+        """Called with the ERRORED result of the chain's last attempt (no retry left, or an
+        error a retry cannot mend), once it is committed; an earlier attempt that is retried
+        calls nothing. An exception here is logged and changes nothing."""
+
+    on_failure.default_rule = True  # type: ignore[attr-defined]
+
     def on_aborted(self, result: JobResult) -> None:
-        """Called with the LOST or CANCELLED result of an attempt that did not end by itself."""
+        """Called with the LOST or CANCELLED result of an attempt that did not end by itself
+        (a LOST one may still be retried: `result.retry_job_request_uuid`)."""
+
+    on_aborted.default_rule = True  # type: ignore[attr-defined]
 
     def should_enqueue(self, concurrency_key: str) -> bool:
         """Decide, under the key's lock, whether to write this job; False skips it.

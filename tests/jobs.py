@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django_jobkit import DeferJob, GPUJob, Job, Schedule, register_job
@@ -530,3 +531,65 @@ class GPUWarmResourceJob(WarmResourceJob, GPUJob):
             "child": current_process().index,
             "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
         }
+
+
+def _hook_log(key: str, entry: Any) -> None:
+    """Append to a list in the shared (file) cache: what a worker's hooks and receivers saw."""
+    from django.core.cache import cache
+
+    cache.set(key, [*cache.get(key, []), entry], 300)
+
+
+@register_job
+class HookJob(Job):
+    """Succeeds or fails (retried as asked); its hooks log what they saw, or raise."""
+
+    def __init__(self, tag: str, fail: bool = False, hook_raises: bool = False) -> None:
+        self.tag = tag
+        self.fail = fail
+        self.hook_raises = hook_raises
+
+    def run(self) -> str:
+        if self.fail:
+            raise ValueError(f"{self.tag} fails")
+        return self.tag
+
+    def _seen(self, hook: str, result: Any) -> None:
+        from django_jobkit.models import JobResult
+
+        # The hook runs once the result is committed: a fresh read finds it.
+        committed = JobResult.objects.filter(pk=result.pk).exists()
+        _hook_log(f"hooks-{self.tag}", [hook, result.status, result.retry_attempt, committed])
+        if self.hook_raises:
+            raise RuntimeError(f"{hook} of {self.tag} raises")
+
+    def on_success(self, result: Any) -> None:
+        self._seen("on_success", result)
+
+    def on_failure(self, result: Any) -> None:
+        self._seen("on_failure", result)
+
+    def on_aborted(self, result: Any) -> None:
+        self._seen("on_aborted", result)
+
+
+def _log_signal(signal_name: str) -> Callable[..., None]:
+    def receiver(sender: Any, result: Any, **kwargs: Any) -> None:
+        tag = result.parameters["args"][0]
+        _hook_log(f"signals-{tag}", [signal_name, result.status, result.retry_attempt])
+        if result.parameters["kwargs"].get("hook_raises"):  # tests pass it by name
+            raise RuntimeError(f"the {signal_name} receiver of {tag} raises")
+
+    return receiver
+
+
+def _connect_hook_signals() -> None:
+    from django_jobkit import signals
+
+    for name in ("job_succeeded", "job_failed", "job_aborted"):
+        getattr(signals, name).connect(
+            _log_signal(name), sender=HookJob, weak=False, dispatch_uid=f"tests-{name}"
+        )
+
+
+_connect_hook_signals()

@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_jobkit.outcomes")
 
-#: Statuses that mean the attempt did not end by itself: the job's `on_aborted` hears of them.
-ABORTED = (JobResult.Status.CANCELLED, JobResult.Status.LOST)
-
 
 @dataclass
 class Outcome:
@@ -83,8 +80,7 @@ def end_process(process: JobProcess, reason: str) -> JobResult | None:
         outcome = Outcome(JobResult.Status.LOST, error=reason)
     outcome.started_at = process.started_at
     result = record(process, outcome)
-    if result is not None and result.status in ABORTED:
-        hooks.notify_aborted(result)
+    hooks.notify(result)
     return result
 
 

@@ -42,7 +42,7 @@ def before_revoke(task_ids: list[str], terminate: bool) -> None:
     cancelled = JobRequest.objects.cancel_all(request_uuids, REVOKED_WAITING)
     marked = JobProcess.objects.request_cancel_of(request_uuids)
     for result in cancelled:
-        hooks.notify_aborted(result)
+        hooks.notify(result)
     if cancelled or marked:
         logger.info(
             "revoke%s: %d waiting job(s) cancelled, %d running job(s) marked to be cancelled",
@@ -70,7 +70,7 @@ def _on_discarded(
     try:
         close_old_connections()
         for result in JobRequest.objects.cancel_all([request_uuid], error):
-            hooks.notify_aborted(result)
+            hooks.notify(result)
     except Exception:
         logger.exception("could not cancel revoked request %s", request.id)
 

@@ -32,7 +32,7 @@ from ..exceptions import (
 )
 from ..models import JobProcess, JobRequest, JobResult
 from . import gpu, identity, middleware, progress, timelimits
-from .outcomes import ABORTED, Outcome, record
+from .outcomes import Outcome, record
 from .timelimits import timed_out_message
 
 logger = logging.getLogger("django_jobkit.worker")
@@ -54,8 +54,7 @@ def execute_request(request_uuid: str, task_request: Any) -> JobResult | None:
     eager = bool(getattr(task_request, "is_eager", False))
     outcome = _after_cancel(process, run(process, own_connection=not eager))
     result = _reconnecting(record, process, outcome)
-    if result is not None and result.status in ABORTED:
-        hooks.notify_aborted(result)
+    hooks.notify(result)
     if outcome.stop_child is not None:
         raise outcome.stop_child  # the pool is terminating this child: let it go
     return result

@@ -18,7 +18,7 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from .. import registry
+from .. import hooks, registry
 from ..conf import jobkit_settings
 from ..enqueue import publish
 from ..exceptions import UnknownJobClass
@@ -121,10 +121,14 @@ class Sweeper:
             known = [r for r in batch if registry.is_registered(r.job_class)]
             unknown = [r for r in batch if not registry.is_registered(r.job_class)]
             JobRequest.objects.mark_sent([r.pk for r in known], now)
-            for request in unknown:
+            ended = [
                 JobRequest.objects.end(
                     request, JobResult.Status.ERRORED, unknown_class_error(request)
                 )
+                for request in unknown
+            ]
+            for result in ended:
+                hooks.notify(result)  # at the commit below
         sent = publish.send_many(known) if known else 0
         return sent, len(unknown)
 

@@ -16,6 +16,7 @@ from typing import Any
 from celery.signals import task_unknown
 from django.db import close_old_connections, transaction
 
+from .. import hooks
 from ..models import JobRequest, JobResult
 from .sweeper import unknown_class_error
 
@@ -33,6 +34,7 @@ def record_unknown(request_uuid: uuid.UUID, task_name: str) -> JobResult | None:
             return None  # this worker knows the class after all: leave the request be
         result = JobRequest.objects.end(request, JobResult.Status.ERRORED, error)
     logger.error("%s (request %s, task %s): recorded ERRORED", error, request_uuid, task_name)
+    hooks.notify(result)
     return result
 
 

@@ -169,7 +169,7 @@ class JobRequest(JobFields):
         """
         result = JobRequest.objects.cancel(self.job_request_uuid)
         if result is not None:
-            hooks.notify_aborted(result)
+            hooks.notify(result)
         return result
 
     def wait(self, timeout: float, *, follow_retries: bool = True) -> JobResult:

@@ -45,7 +45,8 @@ def test_sigkill_of_a_worker_child_is_lost_then_retried(start_worker_process):
     assert statuses(result) == [S.LOST, S.SUCCESSFUL]
     first = result.attempts().first()
     assert "worker child" in first.error and "died" in first.error
-    assert cache.get(f"aborted-{request.uuid}") == S.LOST
+    # on_aborted runs once the result is committed: wait for it.
+    wait_for(lambda: cache.get(f"aborted-{request.uuid}") == S.LOST, 10, "on_aborted")
     assert not JobProcess.objects.exists() and not JobRequest.objects.exists()
     still_serves()
 
@@ -91,7 +92,8 @@ def test_cancelling_a_running_job_stops_it_and_does_not_retry(start_worker_proce
     result = request.wait(timeout=15)
     assert statuses(result) == [S.CANCELLED]
     assert result.duration < 15
-    assert cache.get(f"aborted-{request.uuid}") == S.CANCELLED
+    # on_aborted runs once the result is committed: wait for it.
+    wait_for(lambda: cache.get(f"aborted-{request.uuid}") == S.CANCELLED, 10, "on_aborted")
     assert not JobRequest.objects.exists()
     still_serves()
 

@@ -85,7 +85,8 @@ def test_revoke_with_terminate_of_a_running_job_records_cancelled_and_never_retr
     assert result.error == "cancelled while running"
     assert result.retry_job_request_uuid is None
     assert result.duration < 20
-    assert cache.get(f"aborted-{request.uuid}") == S.CANCELLED
+    # on_aborted runs once the result is committed: wait for it.
+    wait_for(lambda: cache.get(f"aborted-{request.uuid}") == S.CANCELLED, 10, "on_aborted")
     assert not JobRequest.objects.exists() and not JobProcess.objects.exists()
     assert NoopJob("next").run_in_worker().wait(30).return_value == "next"
     assert "its worker child was stopped" not in worker.output()
@@ -112,7 +113,8 @@ def test_revoke_of_a_waiting_job_cancels_it_and_it_never_runs_after_restart_and_
     assert result.status == S.CANCELLED
     assert result.error == "revoked before it started"
     wait_for(lambda: "revoke: 1 waiting job(s) cancelled" in worker.output(), 10, "its log")
-    assert cache.get(f"aborted-{waiting.uuid}") == S.CANCELLED
+    # on_aborted runs once the result is committed: wait for it.
+    wait_for(lambda: cache.get(f"aborted-{waiting.uuid}") == S.CANCELLED, 10, "on_aborted")
     assert not JobRequest.objects.filter(job_request_uuid=waiting.uuid).exists()
 
     # Another worker (Celery's revoked set is not carried over) takes the message; swept too.
@@ -150,7 +152,8 @@ def test_revoke_without_terminate_lets_a_running_job_end_but_a_failure_is_not_re
     assert [r.status for r in result.attempts()] == [S.CANCELLED]
     assert result.error == "cancelled while running; then RuntimeError: failed after sleeping"
     assert "failed after sleeping" in result.traceback
-    assert cache.get(f"aborted-{request.uuid}") == S.CANCELLED
+    # on_aborted runs once the result is committed: wait for it.
+    wait_for(lambda: cache.get(f"aborted-{request.uuid}") == S.CANCELLED, 10, "on_aborted")
     assert not JobRequest.objects.exists()
 
 
@@ -165,5 +168,6 @@ def test_terminate_with_sigkill_is_cancelled_too(start_worker_process, celery_ap
     result = request.wait(timeout=20)
     assert [r.status for r in result.attempts()] == [S.CANCELLED]
     assert result.retry_job_request_uuid is None
-    assert cache.get(f"aborted-{request.uuid}") == S.CANCELLED
+    # on_aborted runs once the result is committed: wait for it.
+    wait_for(lambda: cache.get(f"aborted-{request.uuid}") == S.CANCELLED, 10, "on_aborted")
     assert NoopJob("next").run_in_worker().wait(30).return_value == "next"
