@@ -7,7 +7,8 @@ list's filters and bounded search (`filters`, `search`). Waiting and running job
 cancelled rather than deleted, and live workers' rows are kept (`cancelling`); failed jobs
 are retried and delayed ones run now by actions (`actions`), each behind its own permission
 (`permissions`) and written to the admin's history (`history`); running jobs show live
-progress bars (`progress`); the dashboard sums it all up on one page (`dashboard`, `chart`);
+progress bars (`progress`); queues are paused and resumed (`queues`); the dashboard sums it
+all up on one page (`dashboard`, `chart`);
 django-celery-beat's periodic task form leaves out the job tasks, which cannot be scheduled
 by themselves (`periodic_tasks`).
 """
@@ -18,6 +19,7 @@ from django.apps import apps
 from django.contrib import admin
 
 from .processes import JobProcessAdmin
+from .queues import JobQueueAdmin
 from .requests import JobRequestAdmin
 from .results import JobResultAdmin
 from .workers import JobWorkerAdmin
@@ -27,4 +29,10 @@ if apps.is_installed("django_celery_beat"):
 
     periodic_tasks.install(admin.site)
 
-__all__ = ["JobProcessAdmin", "JobRequestAdmin", "JobResultAdmin", "JobWorkerAdmin"]
+__all__ = [
+    "JobProcessAdmin",
+    "JobQueueAdmin",
+    "JobRequestAdmin",
+    "JobResultAdmin",
+    "JobWorkerAdmin",
+]

@@ -24,6 +24,9 @@ STATUS_COLOURS = {
     "LOST": "#6a1b9a",
     "CANCELLED": "#616161",
     "DEFERRED": "#1565c0",
+    # A queue's state (the queues page).
+    "PAUSED": "#e65100",
+    "RUNNING": "#2e7d32",
 }
 
 #: The leading `ClassName:` (dotted names too) that the engine writes before an error message.

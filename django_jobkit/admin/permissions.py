@@ -49,6 +49,9 @@ class GuardedActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_run_job_now_permission(self, request: HttpRequest) -> bool:
         return has_job_permission(request, "run_job_now")
 
+    def has_pause_queue_permission(self, request: HttpRequest) -> bool:
+        return has_job_permission(request, "pause_queue")
+
     def action_names(self) -> set[str]:
         """Every action this admin has, whoever asks (the site's and its own)."""
         own = {a if isinstance(a, str) else a.__name__ for a in self.actions or ()}

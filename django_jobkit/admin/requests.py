@@ -1,6 +1,7 @@
 """The requests list: how long each job has waited, and why it is still waiting.
 
-A request waits for one of three reasons the row itself tells: its delay is not over
+A request of a paused queue waits for the resume (its queue's row says since when). Otherwise
+it waits for one of three reasons the row itself tells: its delay is not over
 (`start_at`), its message never reached the broker (`sent_at` empty: the broker was down at
 commit, or a long delay just ended; the sweeper sends it), or it was sent and no worker of its
 queue has taken it yet. A job of the same class and concurrency key running now is shown too:
@@ -27,13 +28,23 @@ from .cancelling import LiveJobAdmin
 from .display import EMPTY, absolute, age, clipped, relative
 from .filters import JobClassFilter, QueueFilter
 from .job_fields import CHAIN_FIELDS, JOB_FIELDS, JOB_READONLY, JobFieldsAdmin
+from .queues import pause_queues
 from .search import NewestSearchMixin
 
 
-def waiting_reason(request: JobRequest, now: datetime | None = None) -> SafeString:
-    """Why the job has not started, in words, from the row alone."""
+def waiting_reason(
+    request: JobRequest, now: datetime | None = None, paused_since: datetime | None = None
+) -> SafeString:
+    """Why the job has not started, in words, from the row (and its queue's pause)."""
     now = now or timezone.now()
-    if request.start_at is not None and request.start_at > now:
+    if paused_since is not None:
+        reason = format_html(
+            "queue {} paused since {} ({}): sent when it is resumed",
+            request.queue,
+            absolute(paused_since),
+            relative(paused_since, now),
+        )
+    elif request.start_at is not None and request.start_at > now:
         reason = format_html(
             "delayed until {} ({})", absolute(request.start_at), relative(request.start_at, now)
         )
@@ -60,10 +71,19 @@ def waiting_reason(request: JobRequest, now: datetime | None = None) -> SafeStri
     )
 
 
+@admin.action(description="Pause the queues of selected requests", permissions=["pause_queue"])
+def pause_queues_of_selected(
+    modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    names = set(queryset.order_by().values_list("queue", flat=True).distinct())
+    pause_queues(modeladmin, request, sorted(names))
+
+
 @admin.register(JobRequest)
 class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobFieldsAdmin):
     list_display = ("request", "queue_column", "attempt_and_key", "waited", "why_waiting")
     list_filter = (JobClassFilter, QueueFilter)
+    actions = [*RequestActionsAdmin.actions, pause_queues_of_selected]
     search_fields = ("job_request_uuid", "job_class", "concurrency_key")
     fieldsets = (
         (None, {"fields": (*JOB_FIELDS, "why_waiting")}),
@@ -77,7 +97,8 @@ class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobF
     sent = time_column("sent_at", "sent at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).with_key_running()  # type: ignore[attr-defined]
+        rows = super().get_queryset(request).with_key_running()  # type: ignore[attr-defined]
+        return rows.with_queue_paused_at()
 
     @admin.display(description="queue", ordering="queue")
     def queue_column(self, obj: JobRequest) -> SafeString:
@@ -100,4 +121,4 @@ class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobF
 
     @admin.display(description="why waiting")
     def why_waiting(self, obj: JobRequest) -> SafeString:
-        return waiting_reason(obj)
+        return waiting_reason(obj, paused_since=getattr(obj, "queue_paused_at", None))

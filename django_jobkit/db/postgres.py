@@ -69,12 +69,17 @@ def _columns(using: str, model: type[Any], names: list[str]) -> list[str]:
 
 
 @cache
-def _claim_sql(using: str, JobRequest: Any, JobProcess: Any) -> str:
+def _claim_sql(using: str, JobRequest: Any, JobProcess: Any, JobQueue: Any) -> str:
     # A plain DELETE of the one row: a second delivery claiming at the same instant waits for
     # the row lock, then finds the row gone and gets nothing (PostgreSQL re-checks the WHERE).
     # RETURNING only what the worker does not know yet: formatting and parsing the other
     # columns cost a quarter of the statement.
-    request, process = JobRequest._meta, JobProcess._meta
+    request, process, queue = JobRequest._meta, JobProcess._meta, JobQueue._meta
+    # A request of a paused queue is not taken here: the portable path puts it back to wait.
+    paused = (
+        f"NOT EXISTS (SELECT 1 FROM {_q(using, queue.db_table)} q "
+        f"WHERE q.name = {_q(using, request.db_table)}.queue AND q.paused_at IS NOT NULL)"
+    )
     copied = ", ".join(_columns(using, JobRequest, _copied(JobRequest)))
     returning = ", ".join(
         [_q(using, process.pk.column), *_columns(using, JobProcess, _copied(JobRequest))]
@@ -82,7 +87,7 @@ def _claim_sql(using: str, JobRequest: Any, JobProcess: Any) -> str:
     placeholders = ", ".join(["%s"] * len(_CLAIMED))
     return (
         f"WITH claimed AS (DELETE FROM {_q(using, request.db_table)} "
-        f"WHERE job_request_uuid = %s AND (start_at IS NULL OR start_at <= %s) "
+        f"WHERE job_request_uuid = %s AND (start_at IS NULL OR start_at <= %s) AND {paused} "
         f"RETURNING {copied}) "
         f"INSERT INTO {_q(using, process.db_table)} "
         f"({copied}, {', '.join(_columns(using, JobProcess, _CLAIMED))}) "
@@ -96,13 +101,18 @@ def _copied(model: Any) -> list[str]:
 
 
 def claim(
-    using: str, JobRequest: Any, JobProcess: Any, request_uuid: Any, claimed: dict[str, Any]
+    using: str,
+    JobRequest: Any,
+    JobProcess: Any,
+    JobQueue: Any,
+    request_uuid: Any,
+    claimed: dict[str, Any],
 ) -> Any:
     """Move the request into a new process row; None if no due request was there to take."""
     now = timezone.now()
     # A claim names its device only in a GPU worker's child; the ORM path takes the default.
     values = {"uuid": uuid.uuid4(), "started_at": now, "device": "", **claimed}
-    sql = _claim_sql(using, JobRequest, JobProcess)
+    sql = _claim_sql(using, JobRequest, JobProcess, JobQueue)
     row = fetchone(using, sql, [request_uuid, now, *(values[n] for n in _CLAIMED)])
     if row is None:
         return None

@@ -20,6 +20,8 @@ from typing import Any
 
 from celery import current_app
 
+from ..exceptions import InvalidJobOption
+
 BROKER_LEVELS = 10  # 0 (least urgent) .. 9 (most urgent)
 
 
@@ -91,3 +93,12 @@ def routed_queue(task_name: str, app: Any = None) -> str | None:
     if queue is None:
         return None
     return str(getattr(queue, "name", queue))
+
+
+def check_queue(value: Any) -> str:
+    """A queue name as given, or `InvalidJobOption` saying what is wrong with it."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidJobOption(f"queue={value!r} is not a queue name; pass a non-empty str")
+    if len(value) > 255:
+        raise InvalidJobOption(f"queue name {value[:40]!r}... is longer than 255 characters")
+    return value

@@ -21,7 +21,7 @@ from .. import registry
 from ..conf import jobkit_settings
 from ..exceptions import InvalidJobOption, InvalidJobOptionType, InvalidJobParameter
 from ..parameters import encode_job
-from . import locks, publish, routing
+from . import locks, pauses, publish, routing
 
 if TYPE_CHECKING:
     from ..jobs import Job
@@ -129,11 +129,14 @@ def build_request(
     send_now = start_at is None or start_at <= now + timedelta(
         seconds=jobkit_settings.DELAY_HORIZON
     )
+    queue = routing.check_queue(default_queue(job, job_class) if queue is None else queue)
+    if send_now and queue in pauses.paused_queues():
+        send_now = False  # a paused queue's jobs wait unsent until it is resumed
     request_uuid = uuid.uuid4()
     return JobRequest(
         job_class=job_class,
         parameters=parameters,
-        queue=_check_queue(default_queue(job, job_class) if queue is None else queue),
+        queue=queue,
         priority=_check_int("priority", job.default_priority() if priority is None else priority),
         retries=_check_int("retries", job.default_retries() if retries is None else retries, lo=0),
         retry_attempt=_check_int("retry_attempt", retry_attempt, lo=0),
@@ -201,14 +204,6 @@ def _check_size(job_class: str, parameters: dict[str, Any]) -> None:
             f"JOBKIT_MAX_PARAMETERS_BYTES ({limit}); store large data elsewhere (a file, a "
             "model) and pass its reference"
         )
-
-
-def _check_queue(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidJobOption(f"queue={value!r} is not a queue name; pass a non-empty str")
-    if len(value) > 255:
-        raise InvalidJobOption(f"queue name {value[:40]!r}... is longer than 255 characters")
-    return value
 
 
 def _check_key(value: Any) -> str:

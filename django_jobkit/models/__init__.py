@@ -1,6 +1,23 @@
 """The records of a job's life and the query layer over them (the only place that queries)."""
 
 from .querysets import COPIED
-from .records import JobFields, JobLock, JobProcess, JobRequest, JobResult, JobWorker
+from .records import (
+    JobFields,
+    JobLock,
+    JobProcess,
+    JobQueue,
+    JobRequest,
+    JobResult,
+    JobWorker,
+)
 
-__all__ = ["COPIED", "JobFields", "JobLock", "JobProcess", "JobRequest", "JobResult", "JobWorker"]
+__all__ = [
+    "COPIED",
+    "JobFields",
+    "JobLock",
+    "JobProcess",
+    "JobQueue",
+    "JobRequest",
+    "JobResult",
+    "JobWorker",
+]

@@ -147,17 +147,30 @@ class JobRequestQuerySet(EngineQuerySet):
         another delivery holds it.
         """
         JobProcess = record_model("JobProcess")
+        JobQueue = record_model("JobQueue")
         JobRequest = record_model("JobRequest")
 
         using = self.primary_alias()
         if postgres.usable(using):
-            process = postgres.claim(using, JobRequest, JobProcess, request_uuid, claimed_by)
+            process = postgres.claim(
+                using, JobRequest, JobProcess, JobQueue, request_uuid, claimed_by
+            )
             if process is not None:
                 return process, None
-            # Gone, early or locked by another delivery: the portable path tells which.
+            # Gone, early, paused or locked by another delivery: the portable path tells which.
         with transaction.atomic(using=using):
-            request = self.locked(request_uuid)
+            request = (
+                self.primary()
+                .select_for_update(skip_locked=True)
+                .filter(job_request_uuid=request_uuid)
+                .annotate(queue_paused=JobQueue.objects.paused_condition())
+                .first()
+            )
             if request is None:
+                return None, None
+            if request.queue_paused:
+                # Put back to wait: resuming the queue (or the sweeper after it) sends it again.
+                self.primary().filter(pk=request.pk).update(sent_at=None)
                 return None, None
             if request.start_at is not None and request.start_at > timezone.now():
                 return None, request
@@ -244,19 +257,25 @@ class JobRequestQuerySet(EngineQuerySet):
         limit: int,
         *,
         lost: MessagesLost | None = None,
+        queue: str | None = None,
     ) -> list[Any]:
         """Requests whose message never left, whose delay is almost over, or whose message
-        went unclaimed since `stale` (or is known `lost`); locked (inside the caller's
-        transaction)."""
+        went unclaimed since `stale` (or is known `lost`), in queues not paused (`queue`: that
+        one only); locked (inside the caller's transaction)."""
         due = Q(start_at__isnull=True) | Q(start_at__lte=horizon)
         unsent = Q(sent_at__isnull=True) & due
         wanted = unsent | _sent_and_due_before(stale)
         if lost is not None:
             wanted |= lost.condition()
+        JobQueue = record_model("JobQueue")
+
+        rows = self.primary().filter(wanted)
+        if queue is not None:
+            rows = rows.filter(queue=queue)
         return list(
-            self.primary()
+            rows.annotate(queue_paused=JobQueue.objects.paused_condition())
+            .filter(queue_paused=False)
             .select_for_update(skip_locked=True)
-            .filter(wanted)
             .order_by("-priority", "created_at")[:limit]
         )
 
@@ -299,6 +318,13 @@ class JobRequestQuerySet(EngineQuerySet):
             job_class=OuterRef("job_class"), concurrency_key=OuterRef("concurrency_key")
         ).exclude(concurrency_key="")
         return self.annotate(key_running=Exists(running))
+
+    def with_queue_paused_at(self) -> Any:
+        """Each request annotated `queue_paused_at`: when its queue was paused, or None."""
+        JobQueue = record_model("JobQueue")
+
+        paused = JobQueue.objects.filter(name=OuterRef("queue"), paused_at__isnull=False)
+        return self.annotate(queue_paused_at=Subquery(paused.values("paused_at")[:1]))
 
 
 class JobProcessQuerySet(EngineQuerySet):
@@ -543,6 +569,53 @@ class JobWorkerQuerySet(EngineQuerySet):
 
     def prune(self, cutoff: datetime) -> int:
         return int(self.primary().filter(last_seen__lt=cutoff).delete()[0])
+
+
+class JobQueueQuerySet(EngineQuerySet):
+    def paused_condition(self) -> Exists:
+        """For an annotation of requests: their queue is paused now (one subquery on the
+        queues' unique name, evaluated in the same statement as the rest)."""
+        return Exists(
+            self.model.objects.using(self.primary_alias()).filter(
+                name=OuterRef("queue"), paused_at__isnull=False
+            )
+        )
+
+    def pause(self, name: str, by: str = "") -> bool:
+        """Pause queue `name`; whether it was running (False: already paused)."""
+        now = timezone.now()
+        using = self.primary_alias()
+        with transaction.atomic(using=using):
+            queue, created = (
+                self.primary()
+                .select_for_update()
+                .get_or_create(name=name, defaults={"paused_at": now, "paused_by": by})
+            )
+            if created:
+                return True
+            if queue.paused_at is not None:
+                return False
+            queue.paused_at, queue.paused_by = now, by
+            queue.save(using=using, update_fields=["paused_at", "paused_by"])
+        return True
+
+    def resume(self, name: str) -> bool:
+        """Resume queue `name`; whether it was paused."""
+        updated = (
+            self.primary()
+            .filter(name=name, paused_at__isnull=False)
+            .update(paused_at=None, paused_by="")
+        )
+        return bool(updated)
+
+    def paused_names(self) -> set[str]:
+        return set(self.primary().filter(paused_at__isnull=False).values_list("name", flat=True))
+
+    def paused_since(self, names: list[str]) -> dict[str, datetime]:
+        """When each of these queues was paused, for those paused now (default routing: the
+        admin's lists)."""
+        rows = self.filter(name__in=names, paused_at__isnull=False)
+        return dict(rows.values_list("name", "paused_at"))
 
 
 class JobLockQuerySet(EngineQuerySet):

@@ -26,6 +26,7 @@ from .querysets import (
     COPIED,
     JobLockQuerySet,
     JobProcessQuerySet,
+    JobQueueQuerySet,
     JobRequestQuerySet,
     JobResultQuerySet,
     JobWorkerQuerySet,
@@ -391,3 +392,29 @@ class JobLock(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class JobQueue(models.Model):
+    """A queue an operator has paused (and perhaps resumed since): while `paused_at` is set its
+    requests wait in the database, nothing is sent to it, and a message already in flight is
+    put back to wait when a worker takes it. Only queues ever paused have a row."""
+
+    name = models.CharField(_("name"), max_length=255, unique=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    paused_by = models.CharField(
+        _("paused by"), max_length=150, blank=True, default="", help_text=_("Who paused it.")
+    )
+
+    objects = JobQueueQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("queue")
+        verbose_name_plural = _("queues")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None

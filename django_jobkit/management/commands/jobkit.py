@@ -115,7 +115,49 @@ class Sweep(Subcommand):
             time.sleep(jobkit_settings.SWEEP_INTERVAL)
 
 
+class Pause(Subcommand):
+    help = (
+        "Pause a queue: its jobs wait in the database and nothing is sent to it; a message "
+        "already in flight is put back to wait when a worker takes it."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("queue", help="The queue's name, as jobs and workers name it.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django_jobkit.enqueue import pauses
+        from django_jobkit.exceptions import InvalidJobOption
+
+        try:
+            changed = pauses.pause(options["queue"], by="manage.py jobkit pause")
+        except InvalidJobOption as exc:
+            raise CommandError(str(exc)) from exc
+        queue = options["queue"]
+        command.stdout.write(f"{queue}: paused" if changed else f"{queue}: already paused")
+
+
+class Resume(Subcommand):
+    help = "Resume a paused queue and send its waiting jobs that are due."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("queue", help="The queue's name.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django_jobkit.enqueue import pauses
+        from django_jobkit.exceptions import InvalidJobOption
+
+        try:
+            changed, sent = pauses.resume(options["queue"])
+        except InvalidJobOption as exc:
+            raise CommandError(str(exc)) from exc
+        queue = options["queue"]
+        state = "resumed" if changed else "was not paused"
+        command.stdout.write(f"{queue}: {state}; {sent} waiting job(s) sent")
+
+
 SUBCOMMANDS: dict[str, type[Subcommand]] = {
+    "pause": Pause,
+    "resume": Resume,
     "schedules": Schedules,
     "sweep": Sweep,
     "sync_schedules": SyncSchedules,
