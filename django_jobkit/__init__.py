@@ -5,7 +5,15 @@ from __future__ import annotations
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DeferJob", "GPUJob", "Job", "Schedule", "bulk_run_in_worker", "register_job"]
+__all__ = [
+    "DeferJob",
+    "GPUJob",
+    "Job",
+    "Limit",
+    "Schedule",
+    "bulk_run_in_worker",
+    "register_job",
+]
 
 try:
     __version__ = metadata.version("django-jobkit")
@@ -13,6 +21,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
     __version__ = "0.0.0"
 
 if TYPE_CHECKING:
+    from .enqueue.limits import Limit
     from .enqueue.service import bulk_run_in_worker
     from .exceptions import DeferJob
     from .jobs import GPUJob, Job, register_job
@@ -22,6 +31,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Job": ".jobs",
     "GPUJob": ".jobs",
+    "Limit": ".enqueue.limits",
     "bulk_run_in_worker": ".enqueue.service",
     "register_job": ".jobs",
     "DeferJob": ".exceptions",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from . import parameters, registry
 from .conf import jobkit_settings
+from .enqueue.limits import Limit
 from .enqueue.service import Delay, enqueue
 from .exceptions import InvalidJobClass
 from .execution import gpu, progress, resources
@@ -121,6 +122,13 @@ class Job:
         """
         value: R = resources.resources.get(key, loader, release)
         return value
+
+    def limits(self) -> list[Limit]:
+        """Flow control: `Limit(key, running=N)`s this job must hold a slot of to run. A job
+        over a limit waits as a request and is sent when a running one of its key ends."""
+        return []
+
+    limits.default_rule = True  # type: ignore[attr-defined]
 
     def on_success(self, result: JobResult) -> None:
         """Called with the SUCCESSFUL result, once it is committed (in the worker, or wherever

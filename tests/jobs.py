@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django_jobkit import DeferJob, GPUJob, Job, Schedule, register_job
+from django_jobkit import DeferJob, GPUJob, Job, Limit, Schedule, register_job
 
 
 @register_job
@@ -593,3 +593,27 @@ def _connect_hook_signals() -> None:
 
 
 _connect_hook_signals()
+
+
+@register_job
+class LimitedJob(Job):
+    """Sleeps `seconds` under a running limit of `running` on `key` (`and_key`: a second one)."""
+
+    def __init__(
+        self, key: str, running: int = 1, seconds: float = 0.0, and_key: str = "", tag: str = ""
+    ) -> None:
+        self.key = key
+        self.running = running
+        self.seconds = seconds
+        self.and_key = and_key
+        self.tag = tag
+
+    def limits(self) -> list[Limit]:
+        limits = [Limit(self.key, running=self.running)]
+        if self.and_key:
+            limits.append(Limit(self.and_key, running=1))
+        return limits
+
+    def run(self) -> str:
+        time.sleep(self.seconds)
+        return self.tag

@@ -1,7 +1,8 @@
 """The requests list: how long each job has waited, and why it is still waiting.
 
-A request of a paused queue waits for the resume (its queue's row says since when). Otherwise
-it waits for one of three reasons the row itself tells: its delay is not over
+A request of a paused queue waits for the resume (its queue's row says since when); one over a
+running limit for a slot of its key (its `JobHold` rows). Otherwise it waits for one of three
+reasons the row itself tells: its delay is not over
 (`start_at`), its message never reached the broker (`sent_at` empty: the broker was down at
 commit, or a long delay just ended; the sweeper sends it), or it was sent and no worker of its
 queue has taken it yet. A job of the same class and concurrency key running now is shown too:
@@ -59,6 +60,13 @@ def waiting_reason(
             relative(request.sent_at, now),
             request.queue,
         )
+    slot_key = getattr(request, "slot_waiting_key", None)
+    if slot_key is not None and paused_since is None:
+        reason = format_html(
+            "waiting for a slot of running limit {} (at most {} running): sent when one ends",
+            slot_key,
+            getattr(request, "slot_waiting_running", "?"),
+        )
     if getattr(request, "key_running", False):
         reason = format_html(
             '{}<br><small title="concurrency key {}">another job of its concurrency key is '
@@ -98,7 +106,7 @@ class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobF
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         rows = super().get_queryset(request).with_key_running()  # type: ignore[attr-defined]
-        return rows.with_queue_paused_at()
+        return rows.with_queue_paused_at().with_slot_waiting()
 
     @admin.display(description="queue", ordering="queue")
     def queue_column(self, obj: JobRequest) -> SafeString:

@@ -20,8 +20,9 @@ from django.utils import timezone
 from .. import registry
 from ..conf import jobkit_settings
 from ..exceptions import InvalidJobOption, InvalidJobOptionType, InvalidJobParameter
+from ..models import locks
 from ..parameters import encode_job
-from . import locks, pauses, publish, routing
+from . import limits, pauses, publish, routing
 
 if TYPE_CHECKING:
     from ..jobs import Job
@@ -36,6 +37,8 @@ def enqueue(job: Job, **options: Any) -> JobRequest | None:
 
     request = build_request(job, **options)
     using = router.db_for_write(JobRequest)
+    if request.limits:
+        return _enqueue_limited(job, request, using)
     if not request.concurrency_key and not _decides(job):
         # Nothing to decide under a lock: the INSERT alone is atomic (in autocommit mode it is
         # its own transaction: one round trip instead of BEGIN, INSERT, COMMIT).
@@ -50,6 +53,27 @@ def enqueue(job: Job, **options: Any) -> JobRequest | None:
     if request.sent_at is not None:
         # Runs at once in autocommit mode, else when the caller's transaction commits.
         transaction.on_commit(partial(publish.send, request), using=using)
+    return request
+
+
+def _enqueue_limited(job: Job, request: JobRequest, using: str) -> JobRequest | None:
+    """A job with running limits: written waiting for its slots, and sent (after commit) only
+    if it got them all now; else when a running job of its keys ends."""
+    from ..models import JobHold, JobRequest
+
+    with transaction.atomic(using=using, savepoint=False):
+        if request.concurrency_key:
+            locks.acquire(using, request.job_class, request.concurrency_key)
+        if not job.should_enqueue(request.concurrency_key):
+            return None
+        JobRequest.objects.insert(request)
+        JobHold.objects.hold(request)
+        admitted = JobHold.objects.admit([limit["key"] for limit in request.limits or ()])
+        if admitted:
+            transaction.on_commit(partial(publish.send_many, admitted), using=using)
+    for other in admitted:
+        if other.pk == request.pk:
+            request.sent_at = other.sent_at
     return request
 
 
@@ -93,9 +117,28 @@ def bulk_run_in_worker(
                 results[i] = None
         JobRequest.objects.insert_many(plain)
         to_send = [r for r in results if r is not None and r.sent_at is not None]
+        limited = [r for r in results if r is not None and r.limits]
+        if limited:
+            to_send += _hold_many(limited)
         if to_send:
             transaction.on_commit(partial(publish.send_many, to_send), using=using)
     return results
+
+
+def _hold_many(requests: list[JobRequest]) -> list[JobRequest]:
+    """Holds for many limited requests, then one admission per key; those admitted."""
+    from ..models import JobHold
+
+    keys: set[str] = set()
+    for request in requests:
+        JobHold.objects.hold(request)
+        keys.update(limit["key"] for limit in request.limits or ())
+    admitted = JobHold.objects.admit(sorted(keys))
+    by_pk = {request.pk: request for request in requests}
+    for other in admitted:
+        if other.pk in by_pk:
+            by_pk[other.pk].sent_at = other.sent_at
+    return admitted
 
 
 def build_request(
@@ -132,6 +175,11 @@ def build_request(
     queue = routing.check_queue(default_queue(job, job_class) if queue is None else queue)
     if send_now and queue in pauses.paused_queues():
         send_now = False  # a paused queue's jobs wait unsent until it is resumed
+    job_limits = None
+    if not getattr(type(job).limits, "default_rule", False):
+        job_limits = limits.stored(job.limits(), job_class)
+        if job_limits:
+            send_now = False  # sent once it holds a slot of each limit (`limits`)
     request_uuid = uuid.uuid4()
     return JobRequest(
         job_class=job_class,
@@ -142,6 +190,7 @@ def build_request(
         retry_attempt=_check_int("retry_attempt", retry_attempt, lo=0),
         concurrency_key=_check_key(concurrency_key),
         timeout=None if timeout is None else _check_int("timeout", timeout, lo=1),
+        limits=job_limits,
         job_request_uuid=request_uuid,
         root_uuid=root_uuid or request_uuid,
         start_at=start_at,

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from .. import hooks
+from ..enqueue import publish
 from ..models import JobProcess, JobResult
 from . import timelimits
 from .attempts import enqueue_attempt
@@ -61,9 +63,14 @@ def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
             values["status"], values["error"] = outcome.status, outcome.error
             return request
 
-    result = JobProcess.objects.finish(process, values, next_attempt)
+    admitted: list[JobRequest] = []
+    result = JobProcess.objects.finish(process, values, next_attempt, admitted)
     if result is None:
         logger.warning("process %s was already ended elsewhere; not recording", process.uuid)
+    if admitted:  # the jobs its running limits' slots went to
+        transaction.on_commit(
+            partial(publish.send_many, admitted), using=JobProcess.objects.primary_alias()
+        )
     return result
 
 

@@ -22,7 +22,7 @@ from .. import hooks, registry
 from ..conf import jobkit_settings
 from ..enqueue import publish
 from ..exceptions import UnknownJobClass
-from ..models import JobLock, JobProcess, JobRequest, JobResult, JobWorker
+from ..models import JobHold, JobLock, JobProcess, JobRequest, JobResult, JobWorker
 from ..models.querysets import MessagesLost
 from . import broker_probe
 from .outcomes import end_process
@@ -82,6 +82,8 @@ class Sweeper:
             yield
             if ended < self.slice_size:
                 break
+        report.sent += self.admit_waiting()
+        yield
         yield from self._prune(report)
         if report.sent or report.unknown or report.lost:
             logger.info("sweep: %s", report)
@@ -131,6 +133,13 @@ class Sweeper:
                 hooks.notify(result)  # at the commit below
         sent = publish.send_many(known) if known else 0
         return sent, len(unknown)
+
+    def admit_waiting(self) -> int:
+        """Give running limits' free slots to waiting jobs, and send those that got all theirs:
+        the repair for a slot freed where nothing could send (a cancel) or a release missed
+        (a worker killed mid-record); how many were sent."""
+        admitted = JobHold.objects.repair(self.slice_size)
+        return publish.send_many(admitted) if admitted else 0
 
     def end_lost(self, limit: int | None = None) -> int:
         """Record LOST the jobs no heartbeat has vouched for in `JOBKIT_HEARTBEAT_TIMEOUT`.

@@ -3,6 +3,7 @@
 from .querysets import COPIED
 from .records import (
     JobFields,
+    JobHold,
     JobLock,
     JobProcess,
     JobQueue,
@@ -14,6 +15,7 @@ from .records import (
 __all__ = [
     "COPIED",
     "JobFields",
+    "JobHold",
     "JobLock",
     "JobProcess",
     "JobQueue",

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from ..conf import jobkit_settings
 from ..db import postgres
+from . import locks
 
 if TYPE_CHECKING:
     from .records import JobProcess, JobRequest, JobResult, JobWorker
@@ -36,6 +37,7 @@ ENDED = ["host", "pid", "worker_name", "progress", "progress_message", "device",
 
 COPIED = [
     "job_class",
+    "limits",
     "parameters",
     "queue",
     "priority",
@@ -186,11 +188,17 @@ class JobRequestQuerySet(EngineQuerySet):
         inside the caller's transaction, with the request locked."""
         JobResult = record_model("JobResult")
 
+        JobHold = record_model("JobHold")
+
         using = request._state.db or self.primary_alias()
         result = JobResult.objects.using(using).create(
             **{name: getattr(request, name) for name in COPIED}, status=status, error=error
         )
         request.delete(using=using)
+        if request.limits:
+            # Its slots go to the next waiting jobs, which the sweeper then sends (this layer
+            # does not publish).
+            JobHold.objects.release(request.job_request_uuid, mark_sent=False)
         return result
 
     def cancel(self, request_uuid: Any) -> JobResult | None:
@@ -267,14 +275,18 @@ class JobRequestQuerySet(EngineQuerySet):
         wanted = unsent | _sent_and_due_before(stale)
         if lost is not None:
             wanted |= lost.condition()
+        JobHold = record_model("JobHold")
         JobQueue = record_model("JobQueue")
 
         rows = self.primary().filter(wanted)
         if queue is not None:
             rows = rows.filter(queue=queue)
         return list(
-            rows.annotate(queue_paused=JobQueue.objects.paused_condition())
-            .filter(queue_paused=False)
+            rows.annotate(
+                queue_paused=JobQueue.objects.paused_condition(),
+                slot_waiting=JobHold.objects.waiting_condition(),
+            )
+            .filter(queue_paused=False, slot_waiting=False)
             .select_for_update(skip_locked=True)
             .order_by("-priority", "created_at")[:limit]
         )
@@ -318,6 +330,19 @@ class JobRequestQuerySet(EngineQuerySet):
             job_class=OuterRef("job_class"), concurrency_key=OuterRef("concurrency_key")
         ).exclude(concurrency_key="")
         return self.annotate(key_running=Exists(running))
+
+    def with_slot_waiting(self) -> Any:
+        """Each request annotated `slot_waiting_key` and `slot_waiting_running`: a running
+        limit it waits for a slot of (the first by key), or None."""
+        JobHold = record_model("JobHold")
+
+        waiting = JobHold.objects.filter(
+            job_request_uuid=OuterRef("job_request_uuid"), held=False
+        ).order_by("key")
+        return self.annotate(
+            slot_waiting_key=Subquery(waiting.values("key")[:1]),
+            slot_waiting_running=Subquery(waiting.values("running")[:1]),
+        )
 
     def with_queue_paused_at(self) -> Any:
         """Each request annotated `queue_paused_at`: when its queue was paused, or None."""
@@ -393,21 +418,30 @@ class JobProcessQuerySet(EngineQuerySet):
         process: JobProcess,
         values: dict[str, Any],
         next_attempt: Callable[[], JobRequest | None] | None = None,
+        admitted: list[JobRequest] | None = None,
     ) -> JobResult | None:
         """Replace the process with its result holding `values`; None if it already ended.
 
         `next_attempt` runs inside the same transaction, after the process row is gone (so
-        the dedup rule no longer sees it), and returns the retry's request or None.
+        the dedup rule no longer sees it), and returns the retry's request or None. A process
+        with running limits frees its slots there too, before its retry asks for them; the
+        requests given the slots are appended to `admitted`, stamped sent, for the caller to
+        send after commit.
         """
+        JobHold = record_model("JobHold")
         JobProcess = record_model("JobProcess")
         JobResult = record_model("JobResult")
 
         using = self.primary_alias()
-        if next_attempt is None and postgres.usable(using):
+        if next_attempt is None and not process.limits and postgres.usable(using):
             return postgres.record(using, JobProcess, JobResult, process, values)
         with transaction.atomic(using=using):
             if not JobProcess.objects.using(using).filter(pk=process.pk).delete()[0]:
                 return None  # someone else already ended this attempt: one result only
+            if process.limits:
+                freed = JobHold.objects.release(process.job_request_uuid)
+                if admitted is not None:
+                    admitted.extend(freed)
             retry = next_attempt() if next_attempt is not None else None
             return JobResult.objects.using(using).create(
                 **{name: getattr(process, name) for name in COPIED},
@@ -569,6 +603,141 @@ class JobWorkerQuerySet(EngineQuerySet):
 
     def prune(self, cutoff: datetime) -> int:
         return int(self.primary().filter(last_seen__lt=cutoff).delete()[0])
+
+
+class JobHoldQuerySet(EngineQuerySet):
+    """The running limits' slots (see `enqueue.limits`). Every method runs inside the caller's
+    transaction and takes the key's lock before it counts or gives out a slot."""
+
+    def hold(self, request: JobRequest) -> None:
+        """Write a waiting hold for each of the request's limits."""
+        JobHold = record_model("JobHold")
+
+        self.primary().bulk_create(
+            [
+                JobHold(
+                    key=limit["key"],
+                    running=limit["running"],
+                    job_request_uuid=request.job_request_uuid,
+                    priority=request.priority,
+                    created_at=request.created_at,
+                )
+                for limit in request.limits or ()
+            ]
+        )
+
+    def admit(self, keys: list[str], *, mark_sent: bool = True) -> list[JobRequest]:
+        """Give each key's free slots to its next waiting holds whose request is due and whose
+        queue is running (priority, then age); the requests that now hold all their slots.
+
+        `mark_sent`: they are stamped sent, for the caller to send after commit; else left
+        unsent, for the sweeper to send (a caller that cannot publish).
+        """
+        JobQueue = record_model("JobQueue")
+        JobRequest = record_model("JobRequest")
+
+        using = self.primary_alias()
+        now = timezone.now()
+        admitted: list[Any] = []
+        with transaction.atomic(using=using, savepoint=False):
+            # One key at a time, in a fixed order: two admitters of the same keys queue up
+            # rather than deadlock.
+            for key in sorted(set(keys)):
+                locks.acquire(using, locks.LIMIT, key)
+                ready = (
+                    JobRequest.objects.using(using)
+                    .filter(job_request_uuid=OuterRef("job_request_uuid"))
+                    .filter(Q(start_at__isnull=True) | Q(start_at__lte=now))
+                    .annotate(queue_paused=JobQueue.objects.paused_condition())
+                    .filter(queue_paused=False)
+                )
+                waiting = (
+                    self.primary()
+                    .filter(key=key, held=False)
+                    .filter(Exists(ready))
+                    .order_by("-priority", "created_at", "pk")
+                )
+                first = waiting.first()
+                if first is None:
+                    continue
+                free = first.running - self.primary().filter(key=key, held=True).count()
+                if free <= 0:
+                    continue
+                chosen = list(waiting.values_list("pk", "job_request_uuid")[:free])
+                self.primary().filter(pk__in=[pk for pk, _ in chosen]).update(held=True)
+                admitted.extend(uuid for _, uuid in chosen)
+            if not admitted:
+                return []
+            still_waiting = self.primary().filter(
+                job_request_uuid=OuterRef("job_request_uuid"), held=False
+            )
+            rows = (
+                JobRequest.objects.using(using)
+                .filter(job_request_uuid__in=admitted, sent_at__isnull=True)
+                .exclude(Exists(still_waiting))
+            )
+            requests = list(rows.order_by("-priority", "created_at"))
+            if mark_sent and requests:
+                JobRequest.objects.mark_sent([r.pk for r in requests], now)
+                for request in requests:
+                    request.sent_at = now
+        return requests
+
+    def release(self, request_uuid: Any, *, mark_sent: bool = True) -> list[JobRequest]:
+        """Free the request's slots (its attempt ended, or it was cancelled) and give them to
+        the next waiting holds: the requests that can be sent now (see `admit`)."""
+        using = self.primary_alias()
+        with transaction.atomic(using=using, savepoint=False):
+            rows = self.primary().filter(job_request_uuid=request_uuid)
+            keys = list(rows.values_list("key", flat=True))
+            if not keys:
+                return []
+            rows.delete()
+            return self.admit(keys, mark_sent=mark_sent)
+
+    def repair(self, limit: int) -> list[JobRequest]:
+        """The sweeper's step: drop holds whose request and attempt are both gone (a release
+        missed), then admit every key with waiting holds; the requests to send."""
+        JobProcess = record_model("JobProcess")
+        JobRequest = record_model("JobRequest")
+
+        using = self.primary_alias()
+        with transaction.atomic(using=using, savepoint=False):
+            orphans = (
+                self.primary()
+                .exclude(
+                    Exists(
+                        JobRequest.objects.using(using).filter(
+                            job_request_uuid=OuterRef("job_request_uuid")
+                        )
+                    )
+                )
+                .exclude(
+                    Exists(
+                        JobProcess.objects.using(using).filter(
+                            job_request_uuid=OuterRef("job_request_uuid")
+                        )
+                    )
+                )
+            )
+            orphan_keys = set(orphans.values_list("key", flat=True)[:limit])
+            if orphan_keys:
+                self.primary().filter(
+                    pk__in=list(orphans.values_list("pk", flat=True)[:limit])
+                ).delete()
+            waiting_keys = set(
+                self.primary().filter(held=False).values_list("key", flat=True)[:limit]
+            )
+            keys = orphan_keys | waiting_keys
+            return self.admit(sorted(keys)) if keys else []
+
+    def waiting_condition(self) -> Exists:
+        """For an annotation of requests: one of their holds still waits for a slot."""
+        return Exists(
+            self.model.objects.using(self.primary_alias()).filter(
+                job_request_uuid=OuterRef("job_request_uuid"), held=False
+            )
+        )
 
 
 class JobQueueQuerySet(EngineQuerySet):

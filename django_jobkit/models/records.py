@@ -24,6 +24,7 @@ from ..parameters import decode_arguments
 from ..registry import job_class_for
 from .querysets import (
     COPIED,
+    JobHoldQuerySet,
     JobLockQuerySet,
     JobProcessQuerySet,
     JobQueueQuerySet,
@@ -95,6 +96,15 @@ class JobFields(models.Model):
     )
     created_at = models.DateTimeField(
         _("enqueued at"), default=timezone.now, help_text=_("When the request was written.")
+    )
+    limits = models.JSONField(
+        _("limits"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The running limits the job declared ([{key, running}]): it runs only while it "
+            "holds a slot of each. Empty: none."
+        ),
     )
 
     class Meta:
@@ -418,3 +428,35 @@ class JobQueue(models.Model):
     @property
     def paused(self) -> bool:
         return self.paused_at is not None
+
+
+class JobHold(models.Model):
+    """A request's place in a running limit: waiting for a slot of `key`, or holding one.
+
+    One row per (request, limit). A request is sent only once every one of its holds is held;
+    the hold stays held while the attempt runs and is deleted when the attempt is recorded,
+    which gives the slot to the next waiting hold of the key (priority, then age)."""
+
+    key = models.CharField(_("key"), max_length=255)
+    running = models.PositiveIntegerField(_("running"), help_text=_("The limit: at most N."))
+    job_request_uuid = models.UUIDField(_("request uuid"))
+    held = models.BooleanField(_("held"), default=False)
+    priority = models.IntegerField(_("priority"), default=0)
+    created_at = models.DateTimeField(_("enqueued at"), default=timezone.now)
+
+    objects = JobHoldQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("limit hold")
+        verbose_name_plural = _("limit holds")
+        constraints = [
+            models.UniqueConstraint(fields=["job_request_uuid", "key"], name="jobkit_hold_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["key", "held", "-priority", "created_at"], name="jobkit_hold_next_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({'held' if self.held else 'waiting'}) {self.job_request_uuid}"

@@ -30,8 +30,8 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from ..conf import jobkit_settings
-from ..enqueue import locks
 from ..exceptions import InvalidSchedule
+from ..models import locks
 from .entries import ScheduledJob, scheduled_jobs
 from .schedule import Schedule
 

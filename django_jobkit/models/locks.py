@@ -1,5 +1,9 @@
 """The enqueue lock: one (job class, concurrency key) at a time, held until the transaction ends.
 
+Enqueue takes it around dedup; a running limit takes it (namespace `LIMIT`, its key) around
+counting and admitting the key's slots. It lives in the query layer, beside the records it
+locks, so that the layer's own steps (releasing a slot as an attempt is recorded) can take it.
+
 A database lock, never a Redis one, so the guarantee holds whichever broker carries messages:
 - PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of the key (no table churn);
 - SQLite: nothing to do — with `transaction_mode = "IMMEDIATE"` every transaction already holds
@@ -13,10 +17,9 @@ from __future__ import annotations
 
 import hashlib
 
+from django.apps import apps
 from django.db import connections
 from django.utils import timezone
-
-from ..models import JobLock
 
 
 def lock_key(job_class: str, concurrency_key: str) -> bytes:
@@ -25,6 +28,8 @@ def lock_key(job_class: str, concurrency_key: str) -> bytes:
 
 def acquire(using: str, job_class: str, concurrency_key: str) -> None:
     """Block until this transaction holds the lock for the key; released at commit/rollback."""
+    JobLock = apps.get_model("django_jobkit", "JobLock")  # the records import this module
+
     connection = connections[using]
     digest = lock_key(job_class, concurrency_key)
     vendor = connection.vendor
@@ -50,3 +55,7 @@ def acquire(using: str, job_class: str, concurrency_key: str) -> None:
                 update_fields=["locked_at"],
             )
             list(JobLock.objects.using(using).select_for_update().filter(key=digest.hex()))
+
+
+#: The namespace of running limits' locks (beside job classes' concurrency keys).
+LIMIT = "jobkit.limit"
