@@ -13,6 +13,7 @@ __all__ = [
     "Schedule",
     "bulk_run_in_worker",
     "register_job",
+    "run_batch",
 ]
 
 try:
@@ -21,6 +22,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
     __version__ = "0.0.0"
 
 if TYPE_CHECKING:
+    from .enqueue.batches import run_batch
     from .enqueue.limits import Limit
     from .enqueue.service import bulk_run_in_worker
     from .exceptions import DeferJob
@@ -32,6 +34,7 @@ _LAZY = {
     "Job": ".jobs",
     "GPUJob": ".jobs",
     "Limit": ".enqueue.limits",
+    "run_batch": ".enqueue.batches",
     "bulk_run_in_worker": ".enqueue.service",
     "register_job": ".jobs",
     "DeferJob": ".exceptions",

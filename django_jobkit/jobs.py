@@ -19,7 +19,7 @@ from .execution import gpu, progress, resources
 from .execution.tasks import compile_task
 
 if TYPE_CHECKING:
-    from .models import JobRequest, JobResult
+    from .models import JobBatch, JobProcess, JobRequest, JobResult
     from .scheduling.schedule import Schedule
 
 J = TypeVar("J", bound="type[Job]")
@@ -35,6 +35,8 @@ class Job:
 
     #: A cron `Schedule` on which the job is enqueued by the worker cluster.
     schedule: ClassVar[Schedule | None] = None
+    #: The attempt running this job, set by the worker (`Job.batch` reads it).
+    _jobkit_process: JobProcess | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Job:
         instance = super().__new__(cls)
@@ -122,6 +124,20 @@ class Job:
         """
         value: R = resources.resources.get(key, loader, release)
         return value
+
+    @property
+    def batch(self) -> JobBatch | None:
+        """In a worker: the batch this job is the `then` of, else the batch it belongs to
+        (`run_batch`); None when neither, or outside a worker."""
+        process = getattr(self, "_jobkit_process", None)
+        if process is None:
+            return None
+        from .models import JobBatch  # not at import time: jobs.py may load before models
+
+        batch = JobBatch.objects.of_then(process.root_uuid)
+        if batch is None and process.batch_uuid is not None:
+            batch = JobBatch.objects.of_uuid(process.batch_uuid)
+        return batch
 
     def limits(self) -> list[Limit]:
         """Flow control: `Limit(key, running=N)`s this job must hold a slot of to run. A job

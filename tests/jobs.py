@@ -617,3 +617,54 @@ class LimitedJob(Job):
     def run(self) -> str:
         time.sleep(self.seconds)
         return self.tag
+
+
+@register_job
+class BatchChildJob(Job):
+    """Succeeds, fails (`fail`), or sleeps first (`seconds`): a child of a test's batch."""
+
+    def __init__(
+        self,
+        n: int,
+        fail: bool = False,
+        seconds: float = 0.0,
+        *,
+        queue: str = "default",
+        retries: int = 0,
+    ) -> None:
+        self.n = n
+        self.fail = fail
+        self.seconds = seconds
+        self.queue = queue
+        self.retries = retries
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def default_retries(self) -> int:
+        return self.retries
+
+    def run(self) -> int:
+        time.sleep(self.seconds)
+        if self.fail:
+            raise ValueError(f"child {self.n} fails")
+        return self.n
+
+
+@register_job
+class BatchThenJob(Job):
+    """A batch's `then`: logs, once per run, what `self.batch` says of the children."""
+
+    def __init__(self, tag: str, *, queue: str = "default") -> None:
+        self.tag = tag
+        self.queue = queue
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def run(self) -> dict[str, Any]:
+        batch = self.batch
+        assert batch is not None, "a then job sees its batch"
+        counts = batch.counts()
+        _hook_log(f"then-{self.tag}", [str(batch.uuid), counts])
+        return counts

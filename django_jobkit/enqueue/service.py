@@ -67,7 +67,7 @@ def _enqueue_limited(job: Job, request: JobRequest, using: str) -> JobRequest | 
         if not job.should_enqueue(request.concurrency_key):
             return None
         JobRequest.objects.insert(request)
-        JobHold.objects.hold(request)
+        JobHold.objects.hold([request])
         admitted = JobHold.objects.admit([limit["key"] for limit in request.limits or ()])
         if admitted:
             transaction.on_commit(partial(publish.send_many, admitted), using=using)
@@ -103,25 +103,34 @@ def bulk_run_in_worker(
         for job in jobs
     ]
     using = router.db_for_write(JobRequest)
-    results: list[JobRequest | None] = list(requests)
     with transaction.atomic(using=using, savepoint=False):
-        plain = []
-        for i, (job, request) in enumerate(zip(jobs, requests, strict=True)):
-            if not request.concurrency_key and not _decides(job):
-                plain.append(request)
-                continue
-            locks.acquire(using, request.job_class, request.concurrency_key)
-            if job.should_enqueue(request.concurrency_key):
-                JobRequest.objects.insert(request)
-            else:
-                results[i] = None
-        JobRequest.objects.insert_many(plain)
-        to_send = [r for r in results if r is not None and r.sent_at is not None]
-        limited = [r for r in results if r is not None and r.limits]
-        if limited:
-            to_send += _hold_many(limited)
-        if to_send:
-            transaction.on_commit(partial(publish.send_many, to_send), using=using)
+        return insert_all(jobs, requests, using)
+
+
+def insert_all(jobs: list[Job], requests: list[JobRequest], using: str) -> list[JobRequest | None]:
+    """Write checked requests inside the caller's transaction, sending them after its commit:
+    the plain ones in one INSERT, those with a concurrency key or their own `should_enqueue`
+    one by one under the key's lock (None where refused), those with running limits held."""
+    from ..models import JobRequest
+
+    results: list[JobRequest | None] = list(requests)
+    plain = []
+    for i, (job, request) in enumerate(zip(jobs, requests, strict=True)):
+        if not request.concurrency_key and not _decides(job):
+            plain.append(request)
+            continue
+        locks.acquire(using, request.job_class, request.concurrency_key)
+        if job.should_enqueue(request.concurrency_key):
+            JobRequest.objects.insert(request)
+        else:
+            results[i] = None
+    JobRequest.objects.insert_many(plain)
+    to_send = [r for r in results if r is not None and r.sent_at is not None]
+    limited = [r for r in results if r is not None and r.limits]
+    if limited:
+        to_send += _hold_many(limited)
+    if to_send:
+        transaction.on_commit(partial(publish.send_many, to_send), using=using)
     return results
 
 
@@ -129,10 +138,8 @@ def _hold_many(requests: list[JobRequest]) -> list[JobRequest]:
     """Holds for many limited requests, then one admission per key; those admitted."""
     from ..models import JobHold
 
-    keys: set[str] = set()
-    for request in requests:
-        JobHold.objects.hold(request)
-        keys.update(limit["key"] for limit in request.limits or ())
+    JobHold.objects.hold(requests)
+    keys = {limit["key"] for request in requests for limit in request.limits or ()}
     admitted = JobHold.objects.admit(sorted(keys))
     by_pk = {request.pk: request for request in requests}
     for other in admitted:
@@ -153,6 +160,7 @@ def build_request(
     timeout: int | None = None,
     parameters: dict[str, Any] | None = None,
     root_uuid: uuid.UUID | None = None,
+    batch_uuid: uuid.UUID | None = None,
 ) -> JobRequest:
     """The unsaved request for a job: every option checked, hooks consulted, nothing written."""
     from ..models import JobRequest  # not at import time: jobs.py may load before models
@@ -191,6 +199,7 @@ def build_request(
         concurrency_key=_check_key(concurrency_key),
         timeout=None if timeout is None else _check_int("timeout", timeout, lo=1),
         limits=job_limits,
+        batch_uuid=batch_uuid,
         job_request_uuid=request_uuid,
         root_uuid=root_uuid or request_uuid,
         start_at=start_at,

@@ -39,4 +39,5 @@ def enqueue_attempt(earlier: JobFields, attempt: int, delay: Any = None) -> JobR
         timeout=earlier.timeout,
         parameters=earlier.parameters,
         root_uuid=earlier.root_uuid,
+        batch_uuid=earlier.batch_uuid,
     )

@@ -37,6 +37,7 @@ RunJob = Callable[["JobProcess"], Any]
 def run_job(job_process: JobProcess) -> Any:
     """The innermost layer: build the job from its stored arguments and run it."""
     job: Job = job_process.load_job()
+    job._jobkit_process = job_process  # for `Job.batch`
     if getattr(job, "needs_gpu", False):
         gpu.require(bool(getattr(job, "allow_cpu", False)), job_process.job_class)
         holdings.report_once(resources.describe)  # the worker's row shows this child's device

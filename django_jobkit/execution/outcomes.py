@@ -18,14 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import hooks
-from ..enqueue import publish
+from ..enqueue import batches, publish
 from ..models import JobProcess, JobResult
 from . import timelimits
 from .attempts import enqueue_attempt
 from .timelimits import timed_out_message
 
 if TYPE_CHECKING:
-    from ..models import JobRequest
+    from ..models import JobBatch, JobRequest
 
 logger = logging.getLogger("django_jobkit.outcomes")
 
@@ -64,7 +64,7 @@ def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
             return request
 
     admitted: list[JobRequest] = []
-    result = JobProcess.objects.finish(process, values, next_attempt, admitted)
+    result = JobProcess.objects.finish(process, values, next_attempt, admitted, _batch_done)
     if result is None:
         logger.warning("process %s was already ended elsewhere; not recording", process.uuid)
     if admitted:  # the jobs its running limits' slots went to
@@ -72,6 +72,16 @@ def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
             partial(publish.send_many, admitted), using=JobProcess.objects.primary_alias()
         )
     return result
+
+
+def _batch_done(batch: JobBatch) -> None:
+    """The attempt just recorded was its batch's last: enqueue `then`, in this transaction
+    (a failure to is logged: the batch stays completed, `then` is not run twice)."""
+    try:
+        with transaction.atomic(using=JobProcess.objects.primary_alias()):  # a savepoint
+            batches.enqueue_then(batch)
+    except Exception:
+        logger.exception("could not enqueue the then job of batch %s", batch.uuid)
 
 
 def end_process(process: JobProcess, reason: str) -> JobResult | None:

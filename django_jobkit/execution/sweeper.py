@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from .. import hooks, registry
 from ..conf import jobkit_settings
-from ..enqueue import publish
+from ..enqueue import batches, publish
 from ..exceptions import UnknownJobClass
-from ..models import JobHold, JobLock, JobProcess, JobRequest, JobResult, JobWorker
+from ..models import JobBatch, JobHold, JobLock, JobProcess, JobRequest, JobResult, JobWorker
 from ..models.querysets import MessagesLost
 from . import broker_probe
 from .outcomes import end_process
@@ -84,6 +84,8 @@ class Sweeper:
                 break
         report.sent += self.admit_waiting()
         yield
+        self.complete_batches()
+        yield
         yield from self._prune(report)
         if report.sent or report.unknown or report.lost:
             logger.info("sweep: %s", report)
@@ -140,6 +142,19 @@ class Sweeper:
         (a worker killed mid-record); how many were sent."""
         admitted = JobHold.objects.repair(self.slice_size)
         return publish.send_many(admitted) if admitted else 0
+
+    def complete_batches(self) -> int:
+        """Complete the batches whose children all ended but which no record completed (a
+        worker killed between the two, a child cancelled while waiting), enqueueing `then`;
+        how many. Each is decided as a child's record decides it, so it cannot double."""
+        done = 0
+        for batch_uuid in JobBatch.objects.unfinished_without_children(self.slice_size):
+            with transaction.atomic(using=JobBatch.objects.primary_alias()):
+                batch = JobBatch.objects.complete_if_done(batch_uuid)
+                if batch is not None:
+                    batches.enqueue_then(batch)
+                    done += 1
+        return done
 
     def end_lost(self, limit: int | None = None) -> int:
         """Record LOST the jobs no heartbeat has vouched for in `JOBKIT_HEARTBEAT_TIMEOUT`.

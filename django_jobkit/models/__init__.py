@@ -2,6 +2,7 @@
 
 from .querysets import COPIED
 from .records import (
+    JobBatch,
     JobFields,
     JobHold,
     JobLock,
@@ -14,6 +15,7 @@ from .records import (
 
 __all__ = [
     "COPIED",
+    "JobBatch",
     "JobFields",
     "JobHold",
     "JobLock",

@@ -29,7 +29,7 @@ from ..db import postgres
 from . import locks
 
 if TYPE_CHECKING:
-    from .records import JobProcess, JobRequest, JobResult, JobWorker
+    from .records import JobBatch, JobProcess, JobRequest, JobResult, JobWorker
 
 #: Fields copied verbatim from request to process to result: what a job is.
 #: What a result takes from its process besides `COPIED` (the process's uuid aside).
@@ -38,6 +38,7 @@ ENDED = ["host", "pid", "worker_name", "progress", "progress_message", "device",
 COPIED = [
     "job_class",
     "limits",
+    "batch_uuid",
     "parameters",
     "queue",
     "priority",
@@ -419,6 +420,7 @@ class JobProcessQuerySet(EngineQuerySet):
         values: dict[str, Any],
         next_attempt: Callable[[], JobRequest | None] | None = None,
         admitted: list[JobRequest] | None = None,
+        batch_done: Callable[[JobBatch], None] | None = None,
     ) -> JobResult | None:
         """Replace the process with its result holding `values`; None if it already ended.
 
@@ -426,14 +428,17 @@ class JobProcessQuerySet(EngineQuerySet):
         the dedup rule no longer sees it), and returns the retry's request or None. A process
         with running limits frees its slots there too, before its retry asks for them; the
         requests given the slots are appended to `admitted`, stamped sent, for the caller to
-        send after commit.
+        send after commit. A child of a batch that ends it calls `batch_done(batch)` there
+        too, once (see `JobBatchQuerySet.complete_if_done`).
         """
+        JobBatch = record_model("JobBatch")
         JobHold = record_model("JobHold")
         JobProcess = record_model("JobProcess")
         JobResult = record_model("JobResult")
 
         using = self.primary_alias()
-        if next_attempt is None and not process.limits and postgres.usable(using):
+        plain = next_attempt is None and not process.limits and process.batch_uuid is None
+        if plain and postgres.usable(using):
             return postgres.record(using, JobProcess, JobResult, process, values)
         with transaction.atomic(using=using):
             if not JobProcess.objects.using(using).filter(pk=process.pk).delete()[0]:
@@ -443,7 +448,7 @@ class JobProcessQuerySet(EngineQuerySet):
                 if admitted is not None:
                     admitted.extend(freed)
             retry = next_attempt() if next_attempt is not None else None
-            return JobResult.objects.using(using).create(
+            result = JobResult.objects.using(using).create(
                 **{name: getattr(process, name) for name in COPIED},
                 **{name: getattr(process, name) for name in ENDED},
                 celery_task_id=process.celery_task_id,
@@ -451,6 +456,11 @@ class JobProcessQuerySet(EngineQuerySet):
                 retry_job_request_uuid=retry.job_request_uuid if retry else None,
                 **values,
             )
+            if process.batch_uuid is not None and retry is None:
+                batch = JobBatch.objects.complete_if_done(process.batch_uuid)
+                if batch is not None and batch_done is not None:
+                    batch_done(batch)
+            return result
 
 
 class JobResultQuerySet(EngineQuerySet):
@@ -605,12 +615,94 @@ class JobWorkerQuerySet(EngineQuerySet):
         return int(self.primary().filter(last_seen__lt=cutoff).delete()[0])
 
 
+class JobBatchQuerySet(EngineQuerySet):
+    def counts_of(self, batch_uuid: Any) -> dict[str, int]:
+        """Its children by state: three grouped counts on the batch index."""
+        JobProcess = record_model("JobProcess")
+        JobRequest = record_model("JobRequest")
+        JobResult = record_model("JobResult")
+
+        final = (
+            JobResult.objects.primary()
+            .filter(batch_uuid=batch_uuid, retry_job_request_uuid__isnull=True)
+            .exclude(status=JobResult.Status.DEFERRED)
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"))
+        )
+        by_status = {row["status"]: row["n"] for row in final}
+        S = JobResult.Status
+        return {
+            "waiting": JobRequest.objects.primary().filter(batch_uuid=batch_uuid).count(),
+            "running": JobProcess.objects.primary().filter(batch_uuid=batch_uuid).count(),
+            "succeeded": by_status.get(S.SUCCESSFUL, 0),
+            "failed": by_status.get(S.ERRORED, 0) + by_status.get(S.LOST, 0),
+            "cancelled": by_status.get(S.CANCELLED, 0),
+        }
+
+    def complete_if_done(self, batch_uuid: Any) -> JobBatch | None:
+        """Inside the caller's transaction: stamp the batch completed if no child waits or
+        runs; the batch when this call did it (its `then` is the caller's to enqueue, in this
+        transaction), None otherwise. The batch row stays locked until the transaction ends,
+        so children ending at once decide one after the other, and the conditional UPDATE
+        lets one caller win."""
+        JobProcess = record_model("JobProcess")
+        JobRequest = record_model("JobRequest")
+
+        using = self.primary_alias()
+        batch = self.primary().select_for_update().filter(uuid=batch_uuid).first()
+        if batch is None or batch.completed_at is not None:
+            return None
+        live = (
+            JobRequest.objects.using(using).filter(batch_uuid=batch_uuid).exists()
+            or JobProcess.objects.using(using).filter(batch_uuid=batch_uuid).exists()
+        )
+        if live:
+            return None
+        now = timezone.now()
+        if (
+            not self.primary()
+            .filter(pk=batch.pk, completed_at__isnull=True)
+            .update(completed_at=now)
+        ):
+            return None
+        batch.completed_at = now
+        return batch
+
+    def unfinished_without_children(self, limit: int) -> list[Any]:
+        """Batches not completed whose children are all gone from the live tables: what the
+        sweeper completes (a worker killed between recording a child and deciding)."""
+        JobProcess = record_model("JobProcess")
+        JobRequest = record_model("JobRequest")
+
+        using = self.primary_alias()
+        waiting = JobRequest.objects.using(using).filter(batch_uuid=OuterRef("uuid"))
+        running = JobProcess.objects.using(using).filter(batch_uuid=OuterRef("uuid"))
+        rows = (
+            self.primary()
+            .filter(completed_at__isnull=True)
+            .exclude(Exists(waiting))
+            .exclude(Exists(running))
+        )
+        return list(rows.values_list("uuid", flat=True)[:limit])
+
+    def set_then(self, pk: int, root_uuid: Any) -> int:
+        return int(self.primary().filter(pk=pk).update(then_root_uuid=root_uuid))
+
+    def of_then(self, root_uuid: Any) -> JobBatch | None:
+        """The batch whose `then` job this chain is."""
+        return self.primary().filter(then_root_uuid=root_uuid).first()
+
+    def of_uuid(self, batch_uuid: Any) -> JobBatch | None:
+        return self.primary().filter(uuid=batch_uuid).first()
+
+
 class JobHoldQuerySet(EngineQuerySet):
     """The running limits' slots (see `enqueue.limits`). Every method runs inside the caller's
     transaction and takes the key's lock before it counts or gives out a slot."""
 
-    def hold(self, request: JobRequest) -> None:
-        """Write a waiting hold for each of the request's limits."""
+    def hold(self, requests: list[JobRequest]) -> None:
+        """Write a waiting hold for each limit of each request, in one INSERT per 1,000."""
         JobHold = record_model("JobHold")
 
         self.primary().bulk_create(
@@ -622,8 +714,10 @@ class JobHoldQuerySet(EngineQuerySet):
                     priority=request.priority,
                     created_at=request.created_at,
                 )
+                for request in requests
                 for limit in request.limits or ()
-            ]
+            ],
+            batch_size=1000,
         )
 
     def admit(self, keys: list[str], *, mark_sent: bool = True) -> list[JobRequest]:

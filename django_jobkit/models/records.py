@@ -24,6 +24,7 @@ from ..parameters import decode_arguments
 from ..registry import job_class_for
 from .querysets import (
     COPIED,
+    JobBatchQuerySet,
     JobHoldQuerySet,
     JobLockQuerySet,
     JobProcessQuerySet,
@@ -96,6 +97,13 @@ class JobFields(models.Model):
     )
     created_at = models.DateTimeField(
         _("enqueued at"), default=timezone.now, help_text=_("When the request was written.")
+    )
+    batch_uuid = models.UUIDField(
+        _("batch uuid"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("The batch (`run_batch`) this job belongs to; empty: none."),
     )
     limits = models.JSONField(
         _("limits"),
@@ -460,3 +468,103 @@ class JobHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({'held' if self.held else 'waiting'}) {self.job_request_uuid}"
+
+
+class JobBatch(models.Model):
+    """Jobs enqueued together by `run_batch`, and the job to run once all of them have ended.
+
+    The children carry the batch's uuid (`batch_uuid`) through their retries; the counts are
+    read from their rows. `then` is enqueued exactly once: the child whose record leaves no
+    child waiting or running stamps `completed_at` (one conditional UPDATE, a single winner)
+    and enqueues it in the same transaction; the sweeper completes a batch a killed worker
+    left unfinished the same way."""
+
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    total = models.PositiveIntegerField(_("total"), default=0)
+    then = models.JSONField(
+        _("then"),
+        null=True,
+        blank=True,
+        help_text=_("The job to enqueue once every child has a final result (class, arguments)."),
+    )
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    then_root_uuid = models.UUIDField(
+        _("then's request"), null=True, blank=True, db_index=True, editable=False
+    )
+
+    objects = JobBatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["completed_at"], name="jobkit_batch_done_idx")]
+
+    def __str__(self) -> str:
+        return self.name or str(self.uuid)
+
+    def counts(self) -> dict[str, int]:
+        """How many children are waiting, running, succeeded, failed (errored or lost, for
+        good) and cancelled, from their rows now."""
+        return JobBatch.objects.counts_of(self.uuid)
+
+    @property
+    def succeeded(self) -> int:
+        return self.counts()["succeeded"]
+
+    @property
+    def failed(self) -> int:
+        return self.counts()["failed"]
+
+    @property
+    def cancelled(self) -> int:
+        return self.counts()["cancelled"]
+
+    @property
+    def running(self) -> int:
+        return self.counts()["running"]
+
+    @property
+    def waiting(self) -> int:
+        return self.counts()["waiting"]
+
+    @property
+    def done(self) -> bool:
+        return self.completed_at is not None
+
+    def wait(self, timeout: float) -> JobBatch:
+        """Block until every child has a final result (the batch is completed); the batch,
+        refreshed. Raises `WaitTimeout` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        pause = 0.01
+        while True:
+            self.refresh_from_db(fields=["completed_at", "then_root_uuid"])
+            if self.completed_at is not None:
+                return self
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(f"batch {self} is not complete after {timeout} s")
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, jobkit_settings.WAIT_POLL_INTERVAL)
+
+    def cancel(self) -> int:
+        """Cancel the waiting children and stop the running ones (each CANCELLED); how many.
+        The batch then completes as its children's results are recorded, and `then` runs."""
+        cancelled = JobRequest.objects.cancel_all(
+            list(
+                JobRequest.objects.primary()
+                .filter(batch_uuid=self.uuid)
+                .values_list("job_request_uuid", flat=True)
+            ),
+            "cancelled with its batch",
+        )
+        for result in cancelled:
+            hooks.notify(result)
+        stopped = sum(
+            1
+            for process in JobProcess.objects.primary().filter(batch_uuid=self.uuid)
+            if process.cancel()
+        )
+        return len(cancelled) + stopped

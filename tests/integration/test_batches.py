@@ -1,0 +1,126 @@
+"""Batches through the real enqueue, claim and record steps (no worker): one transaction, the
+child whose end leaves none waiting or running enqueues `then` in its record transaction, once;
+the sweeper completes what a killed worker left; bad input writes nothing.
+
+Real workers running batches are in tests/worker/test_batches.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_jobkit import run_batch
+from django_jobkit.exceptions import InvalidJobOption, InvalidJobParameter
+from django_jobkit.execution.outcomes import Outcome, record
+from django_jobkit.execution.sweeper import Sweeper
+from django_jobkit.models import JobBatch, JobRequest, JobResult
+from tests.integration.test_renderings import CLAIMED_BY
+from tests.jobs import BatchChildJob, BatchThenJob, NoopJob
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+S = JobResult.Status
+
+
+@pytest.fixture
+def queue(fresh_queue: Any) -> str:
+    return str(fresh_queue())
+
+
+def finish(request: Any, status: str = S.SUCCESSFUL, **outcome: Any) -> JobResult:
+    process, _ = JobRequest.objects.claim(request.job_request_uuid, CLAIMED_BY)
+    assert process is not None
+    result = record(process, Outcome(status, **outcome))
+    assert result is not None
+    return result
+
+
+def children(batch: JobBatch) -> list[JobRequest]:
+    return list(JobRequest.objects.filter(batch_uuid=batch.uuid).order_by("pk"))
+
+
+def then_requests(batch: JobBatch) -> list[JobRequest]:
+    return list(JobRequest.objects.filter(job_class="tests.jobs.BatchThenJob"))
+
+
+def test_then_is_enqueued_once_by_the_last_child_to_end(queue):
+    batch = run_batch([BatchChildJob(i) for i in range(3)], then=BatchThenJob("t"), name="b")
+    assert (batch.total, batch.name, batch.done) == (3, "b", False)
+    waiting = children(batch)
+    assert len(waiting) == 3 and all(r.sent_at is not None for r in waiting)
+    assert batch.counts() == {
+        "waiting": 3,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
+
+    finish(waiting[0])
+    finish(waiting[1], S.ERRORED, retryable=False)
+    assert not then_requests(batch)
+    finish(waiting[2])
+    then = then_requests(batch)
+    assert len(then) == 1 and then[0].batch_uuid is None  # not a child of its own batch
+    batch.refresh_from_db()
+    assert batch.done and batch.then_root_uuid == then[0].root_uuid
+    assert (batch.succeeded, batch.failed, batch.cancelled) == (2, 1, 0)
+    assert Sweeper().complete_batches() == 0  # nothing left to complete: no second then
+    assert len(then_requests(batch)) == 1
+    then[0].cancel()
+
+
+def test_a_retried_child_keeps_the_batch_open_until_its_last_attempt(queue):
+    batch = run_batch([BatchChildJob(1)], then=BatchThenJob("r"))
+    (child,) = children(batch)
+    JobRequest.objects.filter(pk=child.pk).update(retries=1)
+    child.refresh_from_db()
+    first = finish(child, S.ERRORED)
+    assert first.retry_job_request_uuid is not None and not then_requests(batch)
+    retry = JobRequest.objects.get(job_request_uuid=first.retry_job_request_uuid)
+    assert retry.batch_uuid == batch.uuid  # the retry stays in the batch
+    finish(retry)
+    assert len(then_requests(batch)) == 1
+    assert JobBatch.objects.get(pk=batch.pk).succeeded == 1
+    then_requests(batch)[0].cancel()
+
+
+def test_the_sweeper_completes_a_batch_a_killed_worker_left(queue):
+    batch = run_batch([BatchChildJob(1)], then=BatchThenJob("s"))
+    (child,) = children(batch)
+    # As if the worker died after recording the child but before deciding the batch.
+    process, _ = JobRequest.objects.claim(child.job_request_uuid, CLAIMED_BY)
+    process.delete()
+    assert not JobBatch.objects.get(pk=batch.pk).done
+    assert Sweeper().complete_batches() == 1
+    assert Sweeper().complete_batches() == 0
+    assert JobBatch.objects.get(pk=batch.pk).done and len(then_requests(batch)) == 1
+    then_requests(batch)[0].cancel()
+
+
+def test_cancelling_a_batch_cancels_its_waiting_children_and_then_runs(queue):
+    batch = run_batch([BatchChildJob(i) for i in range(4)], then=BatchThenJob("c"))
+    assert batch.cancel() == 4
+    assert not children(batch)
+    assert batch.counts()["cancelled"] == 4
+    Sweeper().complete_batches()
+    assert JobBatch.objects.get(pk=batch.pk).done and len(then_requests(batch)) == 1
+    then_requests(batch)[0].cancel()
+
+
+def test_bad_input_writes_nothing():
+    with pytest.raises(InvalidJobOption, match="at least one job"):
+        run_batch([])
+    with pytest.raises(InvalidJobParameter):
+        run_batch([NoopJob(1), NoopJob(object())])
+    with pytest.raises(InvalidJobParameter):
+        run_batch([NoopJob(1)], then=NoopJob(object()))
+    assert not JobBatch.objects.exists() and not JobRequest.objects.exists()
+
+
+def test_ten_thousand_children_in_one_batch(queue):
+    batch = run_batch([NoopJob(i, queue=queue) for i in range(10_000)], name="big")
+    assert batch.total == 10_000
+    assert JobRequest.objects.filter(batch_uuid=batch.uuid).count() == 10_000
+    assert JobRequest.objects.filter(batch_uuid=batch.uuid, sent_at__isnull=True).count() == 0

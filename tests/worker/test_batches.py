@@ -1,0 +1,120 @@
+"""Batches on real workers: `then` runs exactly once with the children's counts, across
+failures, a cancel and a worker killed mid-batch."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import uuid
+
+import pytest
+from django.core.cache import cache
+
+from django_jobkit import run_batch
+from django_jobkit.models import JobBatch, JobProcess, JobRequest, JobResult
+from tests.conftest import wait_for
+from tests.jobs import BatchChildJob, BatchThenJob
+
+pytestmark = pytest.mark.worker
+
+S = JobResult.Status
+
+
+def _then_runs(tag: str) -> list[list[object]]:
+    return cache.get(f"then-{tag}", [])
+
+
+def test_then_runs_once_after_every_child_with_their_counts(start_worker_process):
+    start_worker_process(concurrency=2)
+    tag = uuid.uuid4().hex[:8]
+    batch = run_batch(
+        [BatchChildJob(i, fail=i % 4 == 0) for i in range(12)], then=BatchThenJob(tag)
+    )
+    batch.wait(60)
+    then = JobResult.objects.filter(job_class="tests.jobs.BatchThenJob")
+    result = wait_for(lambda: then.filter(status=S.SUCCESSFUL).first(), 30, "then's result")
+    assert result.return_value == {
+        "waiting": 0,
+        "running": 0,
+        "succeeded": 9,
+        "failed": 3,
+        "cancelled": 0,
+    }
+    assert _then_runs(tag) == [[str(batch.uuid), result.return_value]]
+    assert then.count() == 1
+    assert result.root_uuid == JobBatch.objects.get(pk=batch.pk).then_root_uuid
+
+
+def test_cancelling_a_batch_leaves_no_child_running(start_worker_process, celery_app, fresh_queue):
+    start_worker_process(concurrency=2)
+    tag = uuid.uuid4().hex[:8]
+    # Two run; two wait on a queue no worker consumes (on the filesystem transport a backlog
+    # behind the running ones keeps Celery's revoke from reaching the worker: see the notes).
+    idle = fresh_queue()
+    batch = run_batch(
+        [BatchChildJob(i, seconds=60, queue="default" if i < 2 else idle) for i in range(4)],
+        then=BatchThenJob(tag),
+    )
+    wait_for(lambda: JobProcess.objects.filter(batch_uuid=batch.uuid).count() == 2, 30, "2 run")
+
+    assert batch.cancel() == 4  # the running ones through Celery's revoke (celery_app's)
+    batch.wait(30)
+    assert not JobProcess.objects.filter(batch_uuid=batch.uuid).exists()
+    assert not JobRequest.objects.filter(batch_uuid=batch.uuid).exists()
+    statuses = JobResult.objects.filter(batch_uuid=batch.uuid).values_list("status", flat=True)
+    assert sorted(statuses) == [S.CANCELLED] * 4
+    wait_for(lambda: _then_runs(tag), 30, "then to run")
+    assert _then_runs(tag)[0][1]["cancelled"] == 4
+
+
+@pytest.mark.slow
+def test_then_runs_exactly_once_per_batch_with_random_failures_and_a_killed_worker(
+    start_worker_process, fresh_queue
+):
+    queue = fresh_queue()
+    rng = random.Random(1303)
+    victim = start_worker_process(queues=[queue], concurrency=2)
+    survivors = [start_worker_process(queues=[queue], concurrency=2) for _ in range(2)]
+    tag = uuid.uuid4().hex[:8]
+    batches = []
+    for b in range(50):
+        jobs = [
+            BatchChildJob(
+                i,
+                fail=rng.random() < 0.2,
+                seconds=rng.choice([0, 0, 0.05, 0.2]),
+                queue=queue,
+                retries=2,  # a child of the killed worker is LOST, then retried
+            )
+            for i in range(rng.randint(1, 6))
+        ]
+        then = BatchThenJob(f"{tag}-{b}", queue=queue)
+        batches.append(run_batch(jobs, then=then, name=f"soak {b}"))
+        if b == 25:
+            wait_for(
+                lambda: JobProcess.objects.filter(worker_pid=victim.proc.pid).exists(),
+                30,
+                "the victim to run a child",
+            )
+            os.killpg(victim.proc.pid, signal.SIGKILL)  # mid-batch, no goodbye
+    for batch in batches:
+        batch.wait(120)
+    then_results = wait_for(
+        lambda: (
+            rows
+            if len(rows := list(JobResult.objects.filter(job_class="tests.jobs.BatchThenJob")))
+            >= 50
+            else None
+        ),
+        120,
+        "every batch's then",
+    )
+    assert len(then_results) == 50  # exactly once each
+    for b, batch in enumerate(batches):
+        runs = _then_runs(f"{tag}-{b}")
+        assert len(runs) == 1, (b, runs)
+        counts = runs[0][1]
+        assert counts["waiting"] == counts["running"] == 0
+        assert counts["succeeded"] + counts["failed"] + counts["cancelled"] == batch.total
+    assert all(s.proc.poll() is None for s in survivors)
