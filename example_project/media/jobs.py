@@ -1,5 +1,8 @@
 """The media jobs: probe, transcode, extract audio, transcribe. Found by jobkit's autodiscovery.
 
+`run_over_library` transcodes or transcribes many files as one batch (`run_batch`): one child
+per file, and a summary (`LibrarySummaryJob`) once every child has ended.
+
 Transcode and transcribe are GPU jobs (the `gpu` queue) that may also run on the CPU
 (`allow_cpu = True`): a site without a GPU still gets its MP4s and subtitles, a GPU worker
 gets NVENC and a speech model kept warm in each child by `self.resource`.
@@ -7,10 +10,12 @@ gets NVENC and a speech model kept warm in each child by `self.resource`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from django_jobkit import GPUJob, Job, register_job
+from django_jobkit import GPUJob, Job, register_job, run_batch
+from django_jobkit.models import JobBatch, JobResult
 
 from . import cleanup, ffmpeg, speech, subtitles
 from .models import MediaFile, MediaOutput
@@ -151,6 +156,58 @@ class CleanSubtitlesJob(Job):
         path = write(self.media.output_dir() / "subtitles.clean.srt", subtitles.to_srt(fixed))
         MediaOutput.store(self.media, MediaOutput.Kind.CLEAN_SRT, path, fixer=type(fixer).__name__)
         return {"srt": str(path), "cues_in": len(cues), "cues_out": len(fixed)}
+
+
+@register_job
+class LibrarySummaryJob(Job):
+    """The `then` of a batch over the library: what became of each file, once all ended."""
+
+    def __init__(self, action: str):
+        self.action = action
+
+    def run(self) -> dict[str, Any]:
+        batch = self.batch
+        if batch is None:
+            raise ValueError("LibrarySummaryJob runs as the then of run_over_library's batch")
+        ends = JobResult.objects.filter(
+            batch_uuid=batch.uuid, retry_job_request_uuid__isnull=True
+        ).exclude(status=JobResult.Status.DEFERRED)
+        files = [
+            {
+                "request": str(end.job_request_uuid),
+                "status": end.status,
+                "output": (end.return_value or {}).get("output")
+                or (end.return_value or {}).get("srt"),
+                "error": end.error.splitlines()[0] if end.error else "",
+            }
+            for end in ends.order_by("ended_at")
+        ]
+        return {"action": self.action, "total": batch.total, **batch.counts(), "files": files}
+
+
+def _made(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    return str(value.get("output") or value.get("srt") or "")
+
+
+#: The jobs `run_over_library` runs over many files.
+BATCHABLE: dict[str, type[Job]] = {"transcode": TranscodeJob, "transcribe": TranscribeJob}
+
+
+def run_over_library(action: str, files: Iterable[MediaFile] | None = None) -> JobBatch:
+    """Transcode or transcribe `files` (default: the whole library) as one batch."""
+    job_class = BATCHABLE.get(action)
+    if job_class is None:
+        raise ValueError(f"{action!r} cannot run over the library; one of {sorted(BATCHABLE)}")
+    chosen = list(MediaFile.objects.all() if files is None else files)
+    if not chosen:
+        raise ValueError("the library has no files yet: upload one or make a sample")
+    return run_batch(
+        [job_class(media) for media in chosen],  # type: ignore[call-arg]
+        then=LibrarySummaryJob(action),
+        name=f"{action}: {len(chosen)} file(s)",
+    )
 
 
 def write(path: Path, text: str) -> Path:

@@ -6,17 +6,32 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
+from typing import Any
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from django_jobkit import registry
+from django_jobkit.models import JobBatch, JobResult
 from example_project.demo.views import MY_JOBS
 
 from . import ffmpeg
-from .jobs import CleanSubtitlesJob, ExtractAudioJob, ProbeMediaJob, TranscodeJob, TranscribeJob
+from .jobs import (
+    BATCHABLE,
+    CleanSubtitlesJob,
+    ExtractAudioJob,
+    LibrarySummaryJob,
+    ProbeMediaJob,
+    TranscodeJob,
+    TranscribeJob,
+    run_over_library,
+)
 from .models import MediaFile
+
+#: The job class name batches over the library end with.
+SUMMARY = registry.name_for(LibrarySummaryJob)
 
 ACTIONS = {
     "probe": ProbeMediaJob,
@@ -49,6 +64,20 @@ def make_sample() -> MediaFile:
     return MediaFile.of_file(clip, "sample clip")
 
 
+def recent_batches() -> list[dict[str, Any]]:
+    """The last five batches over the library, with their counts and summary when done."""
+    rows = []
+    for batch in JobBatch.objects.filter(then__job_class=SUMMARY)[:5]:
+        summary = None
+        if batch.then_root_uuid is not None:
+            end = JobResult.objects.filter(
+                root_uuid=batch.then_root_uuid, status=JobResult.Status.SUCCESSFUL
+            ).first()
+            summary = end.return_value if end is not None else None
+        rows.append({"batch": batch, "counts": batch.counts(), "summary": summary})
+    return rows
+
+
 @require_http_methods(["GET", "POST"])
 def library(request: HttpRequest) -> HttpResponse:
     form = UploadForm()
@@ -67,8 +96,21 @@ def library(request: HttpRequest) -> HttpResponse:
             "form": form,
             "files": MediaFile.objects.prefetch_related("outputs")[:20],
             "my_jobs": request.session.get(MY_JOBS, []),
+            "batches": recent_batches(),
         },
     )
+
+
+@require_http_methods(["POST"])
+def run_all(request: HttpRequest, action: str) -> HttpResponse:
+    """Transcode or transcribe every file of the library as one batch."""
+    if action not in BATCHABLE:
+        return HttpResponse(f"unknown action {action!r}", status=404)
+    try:
+        run_over_library(action)
+    except ValueError as exc:
+        return HttpResponse(str(exc), status=400)
+    return redirect("media:library")
 
 
 @require_http_methods(["POST"])

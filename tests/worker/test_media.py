@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from django_jobkit.models import JobProcess, JobResult
+from django_jobkit.models import JobBatch, JobProcess, JobResult
 from example_project.media import ffmpeg, subtitles
 from example_project.media.jobs import (
     CleanSubtitlesJob,
@@ -175,3 +175,30 @@ def test_ffmpeg_dies_with_a_killed_parent(tmp_path):
     proc.wait()
     proc.stdout.close()
     wait_for(lambda: not ffmpeg_pids_writing(tmp_path), 10, "ffmpeg to die with its parent")
+
+
+def test_transcoding_the_whole_library_is_one_batch_with_a_summary(start_worker_process, client):
+    # Children go to the GPU queue (run on the CPU here), the summary to the default one.
+    start_worker_process(["default", "gpu"], concurrency=2)
+    first, second = make_video("one.avi", 1), make_video("two.avi", 1)
+
+    page = client.post("/media-library/all/transcode/")
+    assert page.status_code == 302
+    batch = JobBatch.objects.get()
+    assert batch.total == 2 and batch.name == "transcode: 2 file(s)"
+    batch.wait(180)
+    summary = wait_for(
+        lambda: JobResult.objects.filter(
+            root_uuid=JobBatch.objects.get(pk=batch.pk).then_root_uuid, status=S.SUCCESSFUL
+        ).first(),
+        60,
+        "the library summary",
+    ).return_value
+    assert (summary["action"], summary["total"], summary["succeeded"]) == ("transcode", 2, 2)
+    assert [f["status"] for f in summary["files"]] == [S.SUCCESSFUL] * 2
+    assert all(Path(f["output"]).suffix == ".mp4" for f in summary["files"])
+    for media in (first, second):
+        assert MediaOutput.objects.filter(media=media, kind="mp4").exists()
+    listed = client.get("/media-library/").content.decode()
+    assert "transcode: 2 file(s)" in listed and "2 done, 0 failed" in listed
+    assert client.post("/media-library/all/probe/").status_code == 404
