@@ -668,3 +668,24 @@ class BatchThenJob(Job):
         counts = batch.counts()
         _hook_log(f"then-{self.tag}", [str(batch.uuid), counts])
         return counts
+
+
+@register_job
+class RatedJob(Job):
+    """Runs under `Limit(key, rate=rate)` on `queue`; returns when it was claimed (the moment
+    the rate is checked at), as a timestamp."""
+
+    def __init__(self, key: str, rate: str, queue: str = "default") -> None:
+        self.key = key
+        self.rate = rate
+        self.queue = queue
+
+    def default_queue(self) -> str:
+        return self.queue
+
+    def limits(self) -> list[Limit]:
+        return [Limit(self.key, rate=self.rate)]
+
+    def run(self) -> float:
+        assert self._jobkit_process is not None
+        return self._jobkit_process.started_at.timestamp()

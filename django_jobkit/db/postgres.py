@@ -75,10 +75,12 @@ def _claim_sql(using: str, JobRequest: Any, JobProcess: Any, JobQueue: Any) -> s
     # RETURNING only what the worker does not know yet: formatting and parsing the other
     # columns cost a quarter of the statement.
     request, process, queue = JobRequest._meta, JobProcess._meta, JobQueue._meta
-    # A request of a paused queue is not taken here: the portable path puts it back to wait.
+    # A request of a paused queue is not taken here: the portable path puts it back to wait;
+    # nor one under a rate limit: the portable path counts its window.
     paused = (
         f"NOT EXISTS (SELECT 1 FROM {_q(using, queue.db_table)} q "
-        f"WHERE q.name = {_q(using, request.db_table)}.queue AND q.paused_at IS NOT NULL)"
+        f"WHERE q.name = {_q(using, request.db_table)}.queue AND q.paused_at IS NOT NULL) "
+        "AND (limits IS NULL OR NOT jsonb_path_exists(limits, '$[*].rate'))"
     )
     copied = ", ".join(_columns(using, JobRequest, _copied(JobRequest)))
     returning = ", ".join(

@@ -37,7 +37,7 @@ def enqueue(job: Job, **options: Any) -> JobRequest | None:
 
     request = build_request(job, **options)
     using = router.db_for_write(JobRequest)
-    if request.limits:
+    if limits.running_keys(request.limits):
         return _enqueue_limited(job, request, using)
     if not request.concurrency_key and not _decides(job):
         # Nothing to decide under a lock: the INSERT alone is atomic (in autocommit mode it is
@@ -68,7 +68,7 @@ def _enqueue_limited(job: Job, request: JobRequest, using: str) -> JobRequest | 
             return None
         JobRequest.objects.insert(request)
         JobHold.objects.hold([request])
-        admitted = JobHold.objects.admit([limit["key"] for limit in request.limits or ()])
+        admitted = JobHold.objects.admit(limits.running_keys(request.limits))
         if admitted:
             transaction.on_commit(partial(publish.send_many, admitted), using=using)
     for other in admitted:
@@ -139,7 +139,7 @@ def _hold_many(requests: list[JobRequest]) -> list[JobRequest]:
     from ..models import JobHold
 
     JobHold.objects.hold(requests)
-    keys = {limit["key"] for request in requests for limit in request.limits or ()}
+    keys = {key for request in requests for key in limits.running_keys(request.limits)}
     admitted = JobHold.objects.admit(sorted(keys))
     by_pk = {request.pk: request for request in requests}
     for other in admitted:
@@ -186,8 +186,8 @@ def build_request(
     job_limits = None
     if not getattr(type(job).limits, "default_rule", False):
         job_limits = limits.stored(job.limits(), job_class)
-        if job_limits:
-            send_now = False  # sent once it holds a slot of each limit (`limits`)
+        if limits.running_keys(job_limits):
+            send_now = False  # sent once it holds a slot of each running limit (`limits`)
     request_uuid = uuid.uuid4()
     return JobRequest(
         job_class=job_class,

@@ -151,6 +151,7 @@ class JobRequestQuerySet(EngineQuerySet):
         """
         JobProcess = record_model("JobProcess")
         JobQueue = record_model("JobQueue")
+        JobRateStart = record_model("JobRateStart")
         JobRequest = record_model("JobRequest")
 
         using = self.primary_alias()
@@ -175,8 +176,21 @@ class JobRequestQuerySet(EngineQuerySet):
                 # Put back to wait: resuming the queue (or the sweeper after it) sends it again.
                 self.primary().filter(pk=request.pk).update(sent_at=None)
                 return None, None
-            if request.start_at is not None and request.start_at > timezone.now():
+            now = timezone.now()
+            if request.start_at is not None and request.start_at > now:
                 return None, request
+            rated = [(lim["key"], *lim["rate"]) for lim in request.limits or () if lim.get("rate")]
+            if rated:
+                opens = JobRateStart.objects.take(rated)
+                if opens is not None:
+                    # Over its rate: it waits for the window, sent again for that moment (by
+                    # the caller now, as an ETA; by the sweeper when that is far off).
+                    request.start_at = opens
+                    far = opens > now + timedelta(seconds=jobkit_settings.DELAY_HORIZON)
+                    if far:
+                        request.sent_at = None
+                    request.save(using=using, update_fields=["start_at", "sent_at"])
+                    return None, None if far else request
             process = JobProcess.objects.using(using).create(
                 **{name: getattr(request, name) for name in COPIED},
                 **claimed_by,
@@ -716,6 +730,7 @@ class JobHoldQuerySet(EngineQuerySet):
                 )
                 for request in requests
                 for limit in request.limits or ()
+                if limit.get("running")  # a rate limit alone is checked at the claim
             ],
             batch_size=1000,
         )
@@ -832,6 +847,41 @@ class JobHoldQuerySet(EngineQuerySet):
                 job_request_uuid=OuterRef("job_request_uuid"), held=False
             )
         )
+
+
+class JobRateStartQuerySet(EngineQuerySet):
+    def take(self, rates: list[tuple[str, int, int]]) -> datetime | None:
+        """Inside the caller's transaction: record a start under each (key, starts, per
+        seconds) if every window has room, and return None; else record nothing and return
+        when they all will (the latest of the full windows' next free moments). The start's
+        time is read once every key's lock is held, so that waiting for a lock cannot date a
+        start before the one it waited for."""
+        JobRateStart = record_model("JobRateStart")
+
+        using = self.primary_alias()
+        for key, _, _ in sorted(rates):
+            locks.acquire(using, locks.LIMIT, f"rate:{key}")
+        now = timezone.now()
+        free_at: datetime | None = None
+        for key, starts, per in sorted(rates):
+            since = now - timedelta(seconds=per)
+            self.primary().filter(key=key, started_at__lte=since).delete()
+            recent = list(
+                self.primary()
+                .filter(key=key, started_at__gt=since)
+                .order_by("-started_at")
+                .values_list("started_at", flat=True)[:starts]
+            )
+            if len(recent) >= starts:
+                # The window has room when the oldest of the last `starts` starts leaves it.
+                opens = recent[-1] + timedelta(seconds=per)
+                free_at = opens if free_at is None else max(free_at, opens)
+        if free_at is not None:
+            return free_at
+        self.primary().bulk_create(
+            [JobRateStart(key=key, started_at=now) for key, _, _ in sorted(rates)]
+        )
+        return None
 
 
 class JobQueueQuerySet(EngineQuerySet):

@@ -29,6 +29,7 @@ from .querysets import (
     JobLockQuerySet,
     JobProcessQuerySet,
     JobQueueQuerySet,
+    JobRateStartQuerySet,
     JobRequestQuerySet,
     JobResultQuerySet,
     JobWorkerQuerySet,
@@ -568,3 +569,21 @@ class JobBatch(models.Model):
             if process.cancel()
         )
         return len(cancelled) + stopped
+
+
+class JobRateStart(models.Model):
+    """One start of a job under a rate limit: the sliding window the claim counts. Rows older
+    than the longest window of their key are deleted as the key is next checked."""
+
+    key = models.CharField(_("key"), max_length=255)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+
+    objects = JobRateStartQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("rate-limited start")
+        verbose_name_plural = _("rate-limited starts")
+        indexes = [models.Index(fields=["key", "started_at"], name="jobkit_rate_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.started_at}"

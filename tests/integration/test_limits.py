@@ -8,6 +8,7 @@ Several real workers under a limit are in tests/worker/test_limits.py."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +16,9 @@ import pytest
 from django_jobkit import bulk_run_in_worker
 from django_jobkit.execution.outcomes import Outcome, end_process, record
 from django_jobkit.execution.sweeper import Sweeper
-from django_jobkit.models import JobHold, JobRequest, JobResult
+from django_jobkit.models import JobHold, JobRateStart, JobRequest, JobResult
 from tests.integration.test_renderings import CLAIMED_BY
-from tests.jobs import LimitedJob, NoopJob
+from tests.jobs import LimitedJob, NoopJob, RatedJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,3 +148,21 @@ def test_the_requests_list_says_which_limit_a_request_waits_for(queue, admin_cli
     assert page.count("waiting for a slot of running limit") == 1  # the held one is not
     finish(held)
     finish(waiting)
+
+
+def test_a_rate_limit_lets_n_start_per_window_and_dates_the_next(queue):
+    k = key()
+    requests = [RatedJob(k, "2/m", queue=queue).run_in_worker(queue=queue) for _ in range(3)]
+    assert sent(requests) == [True, True, True]  # a rate is checked where jobs start
+    for request in requests[:2]:
+        process, early = JobRequest.objects.claim(request.job_request_uuid, CLAIMED_BY)
+        assert process is not None
+        record(process, Outcome(S.SUCCESSFUL))
+    process, early = JobRequest.objects.claim(requests[2].job_request_uuid, CLAIMED_BY)
+    assert process is None and early is not None  # over the rate: sent again for later
+    first = JobRateStart.objects.filter(key=k).order_by("started_at").first()
+    assert early.start_at == first.started_at + timedelta(seconds=60)
+    row = JobRequest.objects.get(pk=requests[2].pk)
+    assert row.start_at == early.start_at and row.sent_at is not None  # an ETA, not far off
+    assert JobRateStart.objects.filter(key=k).count() == 2
+    row.cancel()

@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 
 from django_jobkit import Limit
-from django_jobkit.enqueue.limits import stored
+from django_jobkit.enqueue.limits import parse_rate, stored
 from django_jobkit.exceptions import InvalidJobOption, InvalidJobOptionType
 
 
-def test_a_limit_is_stored_as_its_key_and_running():
+def test_a_limit_is_stored_as_its_key_running_and_rate():
     assert stored([Limit("user-1", running=2)], "J") == [{"key": "user-1", "running": 2}]
+    assert stored([Limit("api", rate="100/m")], "J") == [
+        {"key": "api", "running": None, "rate": [100, 60]}
+    ]
+    assert stored([Limit("a", running=1, rate="2/s")], "J") == [
+        {"key": "a", "running": 1, "rate": [2, 1]}
+    ]
+    assert parse_rate(" 5 / h ") == (5, 3600)
     assert stored([], "J") is None and stored(None, "J") is None
 
 
@@ -23,6 +30,10 @@ def test_a_limit_is_stored_as_its_key_and_running():
         (lambda: Limit("k", running=0), InvalidJobOption, "at least 1"),
         (lambda: Limit("k", running=True), InvalidJobOptionType, "has type bool"),
         (lambda: Limit("k", running="2"), InvalidJobOptionType, "has type str"),  # type: ignore[arg-type]
+        (lambda: Limit("k"), InvalidJobOption, "needs running=N, rate='N/m', or both"),
+        (lambda: Limit("k", rate="100/d"), InvalidJobOption, "is not a rate"),
+        (lambda: Limit("k", rate="0/s"), InvalidJobOption, "is not a rate"),
+        (lambda: Limit("k", rate=100), InvalidJobOptionType, "has type int"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_limit_says_what_is_wrong(make, error, message):
