@@ -7,8 +7,8 @@ list's filters and bounded search (`filters`, `search`). Waiting and running job
 cancelled rather than deleted, and live workers' rows are kept (`cancelling`); failed jobs
 are retried and delayed ones run now by actions (`actions`), each behind its own permission
 (`permissions`) and written to the admin's history (`history`); running jobs show live
-progress bars (`progress`); queues are paused and resumed (`queues`); the dashboard sums it
-all up on one page (`dashboard`, `chart`);
+progress bars (`progress`); queues are paused and resumed (`queues`); batches show their
+children (`batches`); the dashboard sums it all up on one page (`dashboard`, `chart`);
 django-celery-beat's periodic task form leaves out the job tasks, which cannot be scheduled
 by themselves (`periodic_tasks`).
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.apps import apps
 from django.contrib import admin
 
+from .batches import JobBatchAdmin
 from .processes import JobProcessAdmin
 from .queues import JobQueueAdmin
 from .requests import JobRequestAdmin
@@ -30,6 +31,7 @@ if apps.is_installed("django_celery_beat"):
     periodic_tasks.install(admin.site)
 
 __all__ = [
+    "JobBatchAdmin",
     "JobProcessAdmin",
     "JobQueueAdmin",
     "JobRequestAdmin",

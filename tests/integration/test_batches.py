@@ -124,3 +124,26 @@ def test_ten_thousand_children_in_one_batch(queue):
     assert batch.total == 10_000
     assert JobRequest.objects.filter(batch_uuid=batch.uuid).count() == 10_000
     assert JobRequest.objects.filter(batch_uuid=batch.uuid, sent_at__isnull=True).count() == 0
+
+
+def test_the_batches_page_lists_counts_in_one_statement_and_a_batch_its_children(
+    queue, admin_client, django_assert_max_num_queries
+):
+    batches = [
+        run_batch([BatchChildJob(i) for i in range(3)], then=BatchThenJob(f"a{n}"), name=f"b{n}")
+        for n in range(3)
+    ]
+    finish(children(batches[0])[0])
+    finish(children(batches[0])[1], S.ERRORED, retryable=False)
+    with django_assert_max_num_queries(12):  # session, user, count, the list: not per row
+        page = admin_client.get("/admin/django_jobkit/jobbatch/")
+    text = page.content.decode()
+    assert page.status_code == 200 and "b0" in text and "b2" in text
+    assert "2 of 3 ended" in text and "1 succeeded" in text and "1 failed" in text
+    detail = admin_client.get(f"/admin/django_jobkit/jobbatch/{batches[0].pk}/change/")
+    body = detail.content.decode()
+    assert detail.status_code == 200
+    assert body.count("/admin/django_jobkit/jobresult/") >= 2  # the two ended children
+    assert "/admin/django_jobkit/jobrequest/" in body  # the waiting one
+    for batch in batches:
+        batch.cancel()
