@@ -29,7 +29,7 @@ from ..db import postgres
 from . import locks
 
 if TYPE_CHECKING:
-    from .records import JobBatch, JobProcess, JobRequest, JobResult, JobWorker
+    from .records import JobBatch, JobHold, JobProcess, JobRequest, JobResult, JobWorker
 
 #: Fields copied verbatim from request to process to result: what a job is.
 #: What a result takes from its process besides `COPIED` (the process's uuid aside).
@@ -867,6 +867,22 @@ class JobHoldQuerySet(EngineQuerySet):
             )
             keys = orphan_keys | waiting_keys
             return self.admit(sorted(keys)) if keys else []
+
+    def waiting_of(self, request_uuid: Any) -> JobHold | None:
+        """A hold of this request still waiting for its slot (the first by key), if any."""
+        waiting = self.primary().filter(job_request_uuid=request_uuid, held=False)
+        return waiting.order_by("key").first()
+
+    def holders(self, key: str, limit: int = 10) -> list[Any]:
+        """The attempts holding a slot of `key` now: running processes, and requests sent
+        but not yet claimed."""
+        JobProcess = record_model("JobProcess")
+        JobRequest = record_model("JobRequest")
+
+        held = self.primary().filter(key=key, held=True).values("job_request_uuid")
+        running = list(JobProcess.objects.primary().filter(job_request_uuid__in=held)[:limit])
+        sent = list(JobRequest.objects.primary().filter(job_request_uuid__in=held)[:limit])
+        return (running + sent)[:limit]
 
     def waiting_condition(self) -> Exists:
         """For an annotation of requests: one of their holds still waits for a slot."""

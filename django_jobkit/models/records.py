@@ -192,6 +192,31 @@ class JobRequest(JobFields):
             hooks.notify(result)
         return result
 
+    def waiting_reason(self) -> str:
+        """Why this job has not started, in words: its queue is paused, it waits for a slot of
+        a running limit (and which attempts hold the slots), its start time (a delay, or a
+        rate limit's window) is ahead, its message has not been sent, or it waits for a
+        worker. Read now, from the database."""
+        now = timezone.now()
+        paused = JobQueue.objects.paused_since([self.queue]).get(self.queue)
+        if paused is not None:
+            return f"queue {self.queue} paused since {paused:%Y-%m-%d %H:%M:%S %Z}"
+        hold = JobHold.objects.waiting_of(self.job_request_uuid)
+        if hold is not None:
+            holders = JobHold.objects.holders(hold.key)
+            held = ", ".join(f"{p.job_class} {p.job_request_uuid}" for p in holders) or "none"
+            return (
+                f"waiting for a slot of running limit {hold.key} (at most {hold.running} "
+                f"running; held by {held})"
+            )
+        if self.start_at is not None and self.start_at > now:
+            rated = any(limit.get("rate") for limit in self.limits or ())
+            why = "its rate limit's window, or its delay" if rated else "its delay"
+            return f"not before {self.start_at:%Y-%m-%d %H:%M:%S %Z} ({why})"
+        if self.sent_at is None:
+            return "not sent yet: the sweeper sends it"
+        return f"sent to queue {self.queue}, waiting for a worker"
+
     def wait(self, timeout: float, *, follow_retries: bool = True) -> JobResult:
         """Block until this job has a result, polling the database with a growing pause.
 

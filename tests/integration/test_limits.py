@@ -166,3 +166,19 @@ def test_a_rate_limit_lets_n_start_per_window_and_dates_the_next(queue):
     assert row.start_at == early.start_at and row.sent_at is not None  # an ETA, not far off
     assert JobRateStart.objects.filter(key=k).count() == 2
     row.cancel()
+
+
+def test_a_request_says_why_it_waits(queue):
+    k = key()
+    held = LimitedJob(k).run_in_worker(queue=queue)
+    waiting = LimitedJob(k).run_in_worker(queue=queue)
+    reason = waiting.waiting_reason()
+    assert reason.startswith(f"waiting for a slot of running limit {k} (at most 1 running;")
+    assert f"held by tests.jobs.LimitedJob {held.job_request_uuid}" in reason
+    assert held.waiting_reason() == f"sent to queue {queue}, waiting for a worker"
+    later = NoopJob(1, queue=queue).run_in_worker(queue=queue, delay=3600)
+    assert later.waiting_reason().startswith("not before ")
+    assert later.waiting_reason().endswith("(its delay)")
+    later.cancel()
+    finish(held)
+    finish(waiting)

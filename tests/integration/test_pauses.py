@@ -124,3 +124,13 @@ def test_the_admin_pauses_and_resumes_behind_the_pause_queue_permission(queue):
     assert not JobQueue.objects.get(name=queue).paused
     assert LogEntry.objects.filter(object_id=str(paused.pk)).count() == 2
     request.cancel()
+
+
+def test_a_request_of_a_paused_queue_says_so(queue):
+    request = NoopJob("held").run_in_worker(queue=queue)
+    pauses.pause(queue)
+    request.refresh_from_db()
+    assert request.waiting_reason().startswith(f"queue {queue} paused since ")
+    pauses.resume(queue)
+    request.refresh_from_db()
+    assert request.waiting_reason() == f"sent to queue {queue}, waiting for a worker"
