@@ -69,6 +69,7 @@ def test_cancelling_a_batch_leaves_no_child_running(start_worker_process, celery
 
 
 @pytest.mark.slow
+@pytest.mark.cluster
 def test_then_runs_exactly_once_per_batch_with_random_failures_and_a_killed_worker(
     start_worker_process, fresh_queue
 ):

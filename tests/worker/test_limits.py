@@ -35,6 +35,7 @@ def test_unit_most_at_once():
     assert most_at_once([(t[0], t[1]), (t[1], t[2])]) == 1
 
 
+@pytest.mark.cluster
 def test_never_more_than_n_running_per_key_across_three_workers(start_worker_process, fresh_queue):
     queue = fresh_queue()
     two, one = f"two-{uuid.uuid4().hex[:6]}", f"one-{uuid.uuid4().hex[:6]}"
@@ -59,6 +60,7 @@ def test_never_more_than_n_running_per_key_across_three_workers(start_worker_pro
     assert all(w.proc.poll() is None for w in workers)
 
 
+@pytest.mark.cluster
 def test_a_slot_held_by_a_killed_worker_is_freed_through_lost(start_worker_process, fresh_queue):
     queue = fresh_queue()
     k = f"solo-{uuid.uuid4().hex[:6]}"
@@ -91,6 +93,7 @@ def starts_within(times: list[float], window: float) -> int:
     return most
 
 
+@pytest.mark.cluster
 def test_a_rate_limit_holds_across_three_workers(start_worker_process, fresh_queue):
     queue = fresh_queue()
     for _ in range(3):
