@@ -655,12 +655,16 @@ class BatchChildJob(Job):
 class BatchThenJob(Job):
     """A batch's `then`: logs, once per run, what `self.batch` says of the children."""
 
-    def __init__(self, tag: str, *, queue: str = "default") -> None:
+    def __init__(self, tag: str, *, queue: str = "default", retries: int = 0) -> None:
         self.tag = tag
         self.queue = queue
+        self.retries = retries
 
     def default_queue(self) -> str:
         return self.queue
+
+    def default_retries(self) -> int:
+        return self.retries
 
     def run(self) -> dict[str, Any]:
         batch = self.batch
