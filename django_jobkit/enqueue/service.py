@@ -45,28 +45,35 @@ def enqueue(job: Job, **options: Any) -> JobRequest | None:
         JobRequest.objects.insert(request)
     else:
         with transaction.atomic(using=using, savepoint=False):
-            if request.concurrency_key:
-                locks.acquire(using, request.job_class, request.concurrency_key)
-            if not job.should_enqueue(request.concurrency_key):
+            if not _insert_if_wanted(job, request, using):
                 return None
-            JobRequest.objects.insert(request)
     if request.sent_at is not None:
         # Runs at once in autocommit mode, else when the caller's transaction commits.
         transaction.on_commit(partial(publish.send, request), using=using)
     return request
 
 
+def _insert_if_wanted(job: Job, request: JobRequest, using: str) -> bool:
+    """Inside the caller's transaction: take the concurrency key's lock, ask `should_enqueue`
+    under it, and INSERT; whether the request was written."""
+    from ..models import JobRequest
+
+    if request.concurrency_key:
+        locks.acquire(using, request.job_class, request.concurrency_key)
+    if not job.should_enqueue(request.concurrency_key):
+        return False
+    JobRequest.objects.insert(request)
+    return True
+
+
 def _enqueue_limited(job: Job, request: JobRequest, using: str) -> JobRequest | None:
     """A job with running limits: written waiting for its slots, and sent (after commit) only
     if it got them all now; else when a running job of its keys ends."""
-    from ..models import JobHold, JobRequest
+    from ..models import JobHold
 
     with transaction.atomic(using=using, savepoint=False):
-        if request.concurrency_key:
-            locks.acquire(using, request.job_class, request.concurrency_key)
-        if not job.should_enqueue(request.concurrency_key):
+        if not _insert_if_wanted(job, request, using):
             return None
-        JobRequest.objects.insert(request)
         JobHold.objects.hold([request])
         admitted = JobHold.objects.admit(limits.running_keys(request.limits))
         if admitted:
