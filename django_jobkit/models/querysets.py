@@ -181,8 +181,11 @@ class JobRequestQuerySet(EngineQuerySet):
                 return None, request
             rated = [(lim["key"], *lim["rate"]) for lim in request.limits or () if lim.get("rate")]
             if rated:
-                opens = JobRateStart.objects.take(rated)
-                if opens is not None:
+                taken, at = JobRateStart.objects.take(rated)
+                if taken:
+                    now = at
+                else:
+                    opens = at
                     # Over its rate: it waits for the window, sent again for that moment (by
                     # the caller now, as an ETA; by the sweeper when that is far off).
                     request.start_at = opens
@@ -194,6 +197,7 @@ class JobRequestQuerySet(EngineQuerySet):
             process = JobProcess.objects.using(using).create(
                 **{name: getattr(request, name) for name in COPIED},
                 **claimed_by,
+                started_at=now,
             )
             request.delete()
         return process, None
@@ -894,12 +898,13 @@ class JobHoldQuerySet(EngineQuerySet):
 
 
 class JobRateStartQuerySet(EngineQuerySet):
-    def take(self, rates: list[tuple[str, int, int]]) -> datetime | None:
+    def take(self, rates: list[tuple[str, int, int]]) -> tuple[bool, datetime]:
         """Inside the caller's transaction: record a start under each (key, starts, per
-        seconds) if every window has room, and return None; else record nothing and return
-        when they all will (the latest of the full windows' next free moments). The start's
-        time is read once every key's lock is held, so that waiting for a lock cannot date a
-        start before the one it waited for."""
+        seconds) if every window has room, and return (True, the start's time); else record
+        nothing and return (False, when they all will: the latest of the full windows' next
+        free moments). The start's time is read once every key's lock is held, so that
+        waiting for a lock cannot date a start before the one it waited for; the caller
+        stamps its process with that same time, so that the windows and the records agree."""
         JobRateStart = record_model("JobRateStart")
 
         using = self.primary_alias()
@@ -921,11 +926,11 @@ class JobRateStartQuerySet(EngineQuerySet):
                 opens = recent[-1] + timedelta(seconds=per)
                 free_at = opens if free_at is None else max(free_at, opens)
         if free_at is not None:
-            return free_at
+            return False, free_at
         self.primary().bulk_create(
             [JobRateStart(key=key, started_at=now) for key, _, _ in sorted(rates)]
         )
-        return None
+        return True, now
 
 
 class JobQueueQuerySet(EngineQuerySet):

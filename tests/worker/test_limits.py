@@ -101,8 +101,8 @@ def test_a_rate_limit_holds_across_three_workers(start_worker_process, fresh_que
     k = f"rate-{uuid.uuid4().hex[:6]}"
     requests = [RatedJob(k, "4/s", queue=queue).run_in_worker(queue=queue) for _ in range(40)]
     starts = [r.wait(60).return_value for r in requests]
-    # Never more than 4 claimed in a second (a hair under one: the claim stamps its process a
-    # few microseconds after it checked the window), and the excess waited: 40 starts at 4/s
-    # span about 9 s.
-    assert starts_within(starts, 0.99) <= 4
+    # Never more than 4 claimed in a second (the process is stamped with the time the window
+    # was checked at; a hair under one for the float timestamps), and the excess waited: 40
+    # starts at 4/s span about 9 s.
+    assert starts_within(starts, 0.999) <= 4
     assert 8.5 <= max(starts) - min(starts) <= 12
