@@ -675,6 +675,35 @@ class BatchThenJob(Job):
 
 
 @register_job
+class FanOutJob(Job):
+    """A child of a batch that starts a batch of its own: `width` children sleeping `seconds`
+    (longer than this job runs, so that its batch outlives it), with a `BatchThenJob(tag)`
+    unless `then` is False; `depth` > 1 makes the children fan out in turn."""
+
+    def __init__(
+        self, tag: str, width: int = 2, seconds: float = 0.0, depth: int = 1, then: bool = True
+    ) -> None:
+        self.tag = tag
+        self.width = width
+        self.seconds = seconds
+        self.depth = depth
+        self.then = then
+
+    def run(self) -> str:
+        from django_jobkit import run_batch
+
+        if self.depth > 1:
+            jobs: list[Job] = [
+                FanOutJob(f"{self.tag}-{i}", self.width, self.seconds, self.depth - 1, self.then)
+                for i in range(self.width)
+            ]
+        else:
+            jobs = [BatchChildJob(i, seconds=self.seconds) for i in range(self.width)]
+        batch = run_batch(jobs, then=BatchThenJob(self.tag) if self.then else None)
+        return str(batch.uuid)
+
+
+@register_job
 class RatedJob(Job):
     """Runs under `Limit(key, rate=rate)` on `queue`; returns when it was claimed (the moment
     the rate is checked at), as a timestamp."""

@@ -42,6 +42,8 @@ class JobBatchAdmin(ReadOnlyAdmin):
         "then_job",
         "created",
         "completed",
+        "parent",
+        "nested",
         "children",
     )
     readonly_fields = fields
@@ -97,6 +99,31 @@ class JobBatchAdmin(ReadOnlyAdmin):
             reverse("admin:django_jobkit_jobresult_changelist") + f"?root_uuid={obj.then_root_uuid}"
         )
         return format_html('{} <a href="{}">its attempts</a>', name, url)
+
+    @admin.display(description="nested in")
+    def parent(self, obj: JobBatch) -> SafeString:
+        parent = JobBatch.objects.filter(uuid=obj.parent_uuid).first() if obj.parent_uuid else None
+        return _link("jobbatch", parent.pk, parent) if parent is not None else EMPTY
+
+    @admin.display(description="batches nested in it")
+    def nested(self, obj: JobBatch) -> SafeString:
+        rows = JobBatch.objects.filter(parent_uuid=obj.uuid).order_by("pk")[:CHILDREN_SHOWN]
+        return (
+            format_html_join(
+                "<br>",
+                "{} {}",
+                (
+                    (
+                        status_badge("SUCCESSFUL", "completed")
+                        if b.done
+                        else status_badge("DEFERRED", "open"),
+                        _link("jobbatch", b.pk, b),
+                    )
+                    for b in rows
+                ),
+            )
+            or EMPTY
+        )
 
     @admin.display(description="children, by state")
     def children(self, obj: JobBatch) -> SafeString:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.module_loading import import_string
 
 from ..conf import jobkit_settings
+from ..enqueue import batches
 from . import gpu, holdings
 from .resources import resources
 
@@ -41,7 +42,8 @@ def run_job(job_process: JobProcess) -> Any:
     if getattr(job, "needs_gpu", False):
         gpu.require(bool(getattr(job, "allow_cpu", False)), job_process.job_class)
         holdings.report_once(resources.describe)  # the worker's row shows this child's device
-    return job.run()
+    with batches.inside(job_process.batch_uuid):  # a batch it starts nests in its own
+        return job.run()
 
 
 @cache

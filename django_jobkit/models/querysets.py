@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
@@ -688,10 +688,10 @@ class JobBatchQuerySet(EngineQuerySet):
 
     def complete_if_done(self, batch_uuid: Any) -> JobBatch | None:
         """Inside the caller's transaction: stamp the batch completed if no child waits or
-        runs; the batch when this call did it (its `then` is the caller's to enqueue, in this
-        transaction), None otherwise. The batch row stays locked until the transaction ends,
-        so children ending at once decide one after the other, and the conditional UPDATE
-        lets one caller win."""
+        runs and every batch nested in it has completed; the batch when this call did it
+        (its `then` is the caller's to enqueue, in this transaction), None otherwise. The
+        batch row stays locked until the transaction ends, so children ending at once decide
+        one after the other, and the conditional UPDATE lets one caller win."""
         JobProcess = record_model("JobProcess")
         JobRequest = record_model("JobRequest")
 
@@ -702,6 +702,7 @@ class JobBatchQuerySet(EngineQuerySet):
         live = (
             JobRequest.objects.using(using).filter(batch_uuid=batch_uuid).exists()
             or JobProcess.objects.using(using).filter(batch_uuid=batch_uuid).exists()
+            or self.primary().filter(parent_uuid=batch_uuid, completed_at__isnull=True).exists()
         )
         if live:
             return None
@@ -724,13 +725,34 @@ class JobBatchQuerySet(EngineQuerySet):
         using = self.primary_alias()
         waiting = JobRequest.objects.using(using).filter(batch_uuid=OuterRef("uuid"))
         running = JobProcess.objects.using(using).filter(batch_uuid=OuterRef("uuid"))
+        nested = self.primary().filter(parent_uuid=OuterRef("uuid"), completed_at__isnull=True)
         rows = (
             self.primary()
             .filter(completed_at__isnull=True)
             .exclude(Exists(waiting))
             .exclude(Exists(running))
+            .exclude(Exists(nested))
         )
         return list(rows.values_list("uuid", flat=True)[:limit])
+
+    def lock_open(self, batch_uuid: Any) -> JobBatch | None:
+        """Inside the caller's transaction: the batch, locked, if it has not completed. A
+        nested batch completing locks its parent first, so that the parent's own decision
+        (which locks it too) sees the nested one's `then` and completion together."""
+        return (
+            self.primary()
+            .select_for_update()
+            .filter(uuid=batch_uuid, completed_at__isnull=True)
+            .first()
+        )
+
+    def add_child(self, pk: int) -> int:
+        """Count one more child (a nested batch's `then`) in the batch's total."""
+        return int(self.primary().filter(pk=pk).update(total=F("total") + 1))
+
+    def open_children(self, batch_uuid: Any) -> list[JobBatch]:
+        """The batches nested in this one that have not completed."""
+        return list(self.primary().filter(parent_uuid=batch_uuid, completed_at__isnull=True))
 
     def set_then(self, pk: int, root_uuid: Any) -> int:
         return int(self.primary().filter(pk=pk).update(then_root_uuid=root_uuid))

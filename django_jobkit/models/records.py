@@ -503,7 +503,10 @@ class JobBatch(models.Model):
     read from their rows. `then` is enqueued exactly once: the child whose record leaves no
     child waiting or running stamps `completed_at` (one conditional UPDATE, a single winner)
     and enqueues it in the same transaction; the sweeper completes a batch a killed worker
-    left unfinished the same way."""
+    left unfinished the same way.
+
+    Batches nest: one started by a job of batch P (`parent_uuid`) holds P open until it has
+    completed, and its `then` runs as one more child of P."""
 
     uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=255, blank=True, default="")
@@ -518,6 +521,17 @@ class JobBatch(models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     then_root_uuid = models.UUIDField(
         _("then's request"), null=True, blank=True, db_index=True, editable=False
+    )
+    parent_uuid = models.UUIDField(
+        _("parent batch"),
+        null=True,
+        blank=True,
+        db_index=True,
+        editable=False,
+        help_text=_(
+            "The batch this one nests in: it was started by a job of that batch, which does "
+            "not complete before this one has and its then job has ended."
+        ),
     )
 
     objects = JobBatchQuerySet.as_manager()
@@ -576,8 +590,9 @@ class JobBatch(models.Model):
             pause = min(pause * 2, jobkit_settings.WAIT_POLL_INTERVAL)
 
     def cancel(self) -> int:
-        """Cancel the waiting children and stop the running ones (each CANCELLED); how many.
-        The batch then completes as its children's results are recorded, and `then` runs."""
+        """Cancel the waiting children and stop the running ones (each CANCELLED), in the
+        batches nested in it too; how many. The batch then completes as its children's
+        results are recorded, and `then` runs (the nested ones' too: they end as children)."""
         cancelled = JobRequest.objects.cancel_all(
             list(
                 JobRequest.objects.primary()
@@ -593,7 +608,8 @@ class JobBatch(models.Model):
             for process in JobProcess.objects.primary().filter(batch_uuid=self.uuid)
             if process.cancel()
         )
-        return len(cancelled) + stopped
+        nested = sum(child.cancel() for child in JobBatch.objects.open_children(self.uuid))
+        return len(cancelled) + stopped + nested
 
 
 class JobRateStart(models.Model):

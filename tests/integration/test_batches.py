@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from django_jobkit import run_batch
+from django_jobkit.enqueue import batches
 from django_jobkit.exceptions import InvalidJobOption, InvalidJobParameter
 from django_jobkit.execution.outcomes import Outcome, record
 from django_jobkit.execution.sweeper import Sweeper
@@ -109,6 +110,86 @@ def test_cancelling_a_batch_cancels_its_waiting_children_and_then_runs(queue):
     then_requests(batch)[0].cancel()
 
 
+def test_a_batch_started_by_a_child_nests_and_holds_its_parent_open(queue):
+    outer = run_batch([BatchChildJob(0)], then=BatchThenJob("outer"))
+    (child,) = children(outer)
+    process, _ = JobRequest.objects.claim(child.job_request_uuid, CLAIMED_BY)
+    assert process is not None
+    with batches.inside(process.batch_uuid):  # as the worker runs the child
+        inner = run_batch([BatchChildJob(i) for i in (1, 2)], then=BatchThenJob("inner"))
+    assert inner.parent_uuid == outer.uuid
+    top = run_batch([BatchChildJob(3)])
+    assert top.parent_uuid is None  # outside a job: top level
+    top.cancel()
+    assert Sweeper().complete_batches() == 1  # the cancelled top-level one
+
+    record(process, Outcome(S.SUCCESSFUL))
+    assert not JobBatch.objects.get(pk=outer.pk).done  # its nested batch is open
+    assert Sweeper().complete_batches() == 0
+    for request in children(inner):
+        finish(request)
+    assert JobBatch.objects.get(pk=inner.pk).done
+    (inner_then,) = then_requests(inner)
+    assert inner_then.batch_uuid == outer.uuid  # one more child of the outer batch
+    outer.refresh_from_db()
+    assert (outer.done, outer.total, outer.waiting) == (False, 2, 1)
+
+    finish(inner_then)
+    outer.refresh_from_db()
+    assert outer.done and outer.succeeded == 2
+    (outer_then,) = JobRequest.objects.filter(root_uuid=outer.then_root_uuid)
+    assert outer_then.batch_uuid is None
+    outer_then.cancel()
+
+
+def test_a_nested_batch_without_then_completes_its_parent_as_it_completes(queue):
+    outer = run_batch([BatchChildJob(0)], then=BatchThenJob("outer"))
+    (child,) = children(outer)
+    process, _ = JobRequest.objects.claim(child.job_request_uuid, CLAIMED_BY)
+    with batches.inside(outer.uuid):
+        inner = run_batch([BatchChildJob(1)])
+    record(process, Outcome(S.SUCCESSFUL))
+    assert not then_requests(outer)
+    finish(children(inner)[0])
+    assert JobBatch.objects.get(pk=inner.pk).done and JobBatch.objects.get(pk=outer.pk).done
+    (then,) = then_requests(outer)
+    assert then.batch_uuid is None
+    then.cancel()
+
+
+def test_the_sweeper_completes_nested_batches_a_killed_worker_left(queue):
+    outer = run_batch([BatchChildJob(0)])
+    (child,) = children(outer)
+    process, _ = JobRequest.objects.claim(child.job_request_uuid, CLAIMED_BY)
+    with batches.inside(outer.uuid):
+        inner = run_batch([BatchChildJob(1)])
+    record(process, Outcome(S.SUCCESSFUL))
+    # The inner child's worker died after recording it, before deciding either batch.
+    process, _ = JobRequest.objects.claim(children(inner)[0].job_request_uuid, CLAIMED_BY)
+    process.delete()
+    assert Sweeper().complete_batches() == 1  # the inner one, which completes the outer
+    assert JobBatch.objects.get(pk=inner.pk).done and JobBatch.objects.get(pk=outer.pk).done
+    assert Sweeper().complete_batches() == 0
+
+
+def test_cancelling_a_batch_cancels_the_batches_nested_in_it(queue):
+    outer = run_batch([BatchChildJob(0), BatchChildJob(1)], then=BatchThenJob("outer"))
+    first = children(outer)[0]
+    process, _ = JobRequest.objects.claim(first.job_request_uuid, CLAIMED_BY)
+    with batches.inside(outer.uuid):
+        inner = run_batch([BatchChildJob(i) for i in (2, 3)], then=BatchThenJob("inner"))
+    record(process, Outcome(S.SUCCESSFUL))
+    assert outer.cancel() == 3  # the outer's waiting child and the inner's two
+    assert Sweeper().complete_batches() == 1  # the inner (cancelled waiting: the sweeper's)
+    assert JobBatch.objects.get(pk=inner.pk).done
+    (inner_then,) = JobRequest.objects.filter(job_class="tests.jobs.BatchThenJob")
+    assert inner_then.batch_uuid == outer.uuid  # the inner then still runs, in the outer
+    finish(inner_then)
+    outer.refresh_from_db()
+    assert outer.done and (outer.succeeded, outer.cancelled) == (2, 1)
+    JobRequest.objects.get(root_uuid=outer.then_root_uuid).cancel()
+
+
 def test_bad_input_writes_nothing():
     with pytest.raises(InvalidJobOption, match="at least one job"):
         run_batch([])
@@ -153,3 +234,14 @@ def test_the_batches_page_lists_counts_in_one_statement_and_a_batch_its_children
     assert "/admin/django_jobkit/jobrequest/" in body  # the waiting one
     for batch in batches:
         batch.cancel()
+
+
+def test_a_batch_page_links_the_batch_it_nests_in_and_those_nested_in_it(queue, admin_client):
+    outer = run_batch([BatchChildJob(0)], name="outer")
+    with batches.inside(outer.uuid):
+        inner = run_batch([BatchChildJob(1)], name="inner")
+    body = admin_client.get(f"/admin/django_jobkit/jobbatch/{outer.pk}/change/").content.decode()
+    assert f"/admin/django_jobkit/jobbatch/{inner.pk}/change/" in body and "open" in body
+    body = admin_client.get(f"/admin/django_jobkit/jobbatch/{inner.pk}/change/").content.decode()
+    assert f"/admin/django_jobkit/jobbatch/{outer.pk}/change/" in body
+    outer.cancel()

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django_jobkit import run_batch
 from django_jobkit.models import JobBatch, JobProcess, JobRequest, JobResult
 from tests.conftest import wait_for
-from tests.jobs import BatchChildJob, BatchThenJob
+from tests.jobs import BatchChildJob, BatchThenJob, FanOutJob
 
 pytestmark = pytest.mark.worker
 
@@ -44,6 +44,32 @@ def test_then_runs_once_after_every_child_with_their_counts(start_worker_process
     assert _then_runs(tag) == [[str(batch.uuid), result.return_value]]
     assert then.count() == 1
     assert result.root_uuid == JobBatch.objects.get(pk=batch.pk).then_root_uuid
+
+
+def test_nested_batches_complete_inside_out(start_worker_process):
+    start_worker_process(concurrency=2)
+    tag = uuid.uuid4().hex[:8]
+    # outer: a fan-out job (two levels: a batch of two fan-outs, each a batch of two 0.5 s
+    # children) and a plain child. The fan-out jobs end at once; their batches outlive them.
+    outer = run_batch(
+        [FanOutJob(f"{tag}-a", width=2, seconds=0.5, depth=2), BatchChildJob(0)],
+        then=BatchThenJob(f"{tag}-outer"),
+    )
+    outer.wait(90)
+    wait_for(lambda: _then_runs(f"{tag}-outer"), 30, "the outer then")
+    (a,) = JobBatch.objects.filter(parent_uuid=outer.uuid)
+    inner = list(JobBatch.objects.filter(parent_uuid=a.uuid))
+    assert len(inner) == 2 and all(b.done for b in inner)
+    for child, parent in [(inner[0], a), (inner[1], a), (a, outer)]:
+        then = JobResult.objects.get(root_uuid=child.then_root_uuid)
+        assert then.status == S.SUCCESSFUL and then.batch_uuid == parent.uuid
+        assert then.ended_at <= JobBatch.objects.get(pk=parent.pk).completed_at
+    for then_tag in (f"{tag}-a-0", f"{tag}-a-1", f"{tag}-a", f"{tag}-outer"):
+        assert len(_then_runs(then_tag)) == 1, then_tag  # each then exactly once
+    # The outer then sees its children: the fan-out, the plain child and the nested then.
+    counts = _then_runs(f"{tag}-outer")[0][1]
+    assert (counts["succeeded"], counts["waiting"], counts["running"]) == (3, 0, 0)
+    assert JobBatch.objects.get(pk=outer.pk).total == 3
 
 
 def test_cancelling_a_batch_leaves_no_child_running(start_worker_process, celery_app, fresh_queue):
