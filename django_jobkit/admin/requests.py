@@ -18,11 +18,12 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from ..models import JobRequest
+from ..models import JobHold, JobProcess, JobRequest
 from .actions import RequestActionsAdmin
 from .base import time_column
 from .cancelling import LiveJobAdmin
@@ -46,8 +47,12 @@ def waiting_reason(
             relative(paused_since, now),
         )
     elif request.start_at is not None and request.start_at > now:
+        rated = any(limit.get("rate") for limit in request.limits or ())
         reason = format_html(
-            "delayed until {} ({})", absolute(request.start_at), relative(request.start_at, now)
+            "{} until {} ({})",
+            "delayed, or its rate limit's window full," if rated else "delayed",
+            absolute(request.start_at),
+            relative(request.start_at, now),
         )
     elif request.sent_at is None:
         reason = format_html(
@@ -94,12 +99,12 @@ class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobF
     actions = [*RequestActionsAdmin.actions, pause_queues_of_selected]
     search_fields = ("job_request_uuid", "job_class", "concurrency_key")
     fieldsets = (
-        (None, {"fields": (*JOB_FIELDS, "why_waiting")}),
+        (None, {"fields": (*JOB_FIELDS, "why_waiting", "slot_holders")}),
         ("Arguments", {"fields": ("parameters_pretty",)}),
         ("Times", {"fields": ("created", "start", "sent")}),
         ("Retry chain", {"fields": CHAIN_FIELDS}),
     )
-    readonly_fields = (*JOB_READONLY, "why_waiting", "start", "sent")
+    readonly_fields = (*JOB_READONLY, "why_waiting", "slot_holders", "start", "sent")
 
     start = time_column("start_at", "start at")
     sent = time_column("sent_at", "sent at")
@@ -130,3 +135,33 @@ class JobRequestAdmin(NewestSearchMixin, LiveJobAdmin, RequestActionsAdmin, JobF
     @admin.display(description="why waiting")
     def why_waiting(self, obj: JobRequest) -> SafeString:
         return waiting_reason(obj, paused_since=getattr(obj, "queue_paused_at", None))
+
+    @admin.display(description="slots held by")
+    def slot_holders(self, obj: JobRequest) -> SafeString:
+        """On the request's page only (a few queries): which attempts hold the slots of the
+        running limit it waits for, each linked to its page."""
+        hold = JobHold.objects.waiting_of(obj.job_request_uuid)
+        if hold is None:
+            return EMPTY
+        holders = JobHold.objects.holders(hold.key)
+        rows = (
+            (
+                reverse(
+                    "admin:django_jobkit_jobprocess_change"
+                    if isinstance(holder, JobProcess)
+                    else "admin:django_jobkit_jobrequest_change",
+                    args=[holder.pk],
+                ),
+                holder.job_class.rsplit(".", 1)[-1],
+                "running" if isinstance(holder, JobProcess) else "sent, not started",
+                holder.job_request_uuid,
+            )
+            for holder in holders
+        )
+        return format_html(
+            "{} ({} of at most {}):<br>{}",
+            hold.key,
+            len(holders),
+            hold.running,
+            format_html_join("<br>", '<a href="{}">{}</a> {} <small>{}</small>', rows) or EMPTY,
+        )

@@ -146,8 +146,27 @@ def test_the_requests_list_says_which_limit_a_request_waits_for(queue, admin_cli
     page = admin_client.get("/admin/django_jobkit/jobrequest/").content.decode()
     assert f"waiting for a slot of running limit {k} (at most 1 running)" in page
     assert page.count("waiting for a slot of running limit") == 1  # the held one is not
-    finish(held)
+    # The waiting one's page names the attempt holding the slot, linked.
+    process, _ = JobRequest.objects.claim(held.job_request_uuid, CLAIMED_BY)
+    detail = admin_client.get(f"/admin/django_jobkit/jobrequest/{waiting.pk}/change/")
+    body = detail.content.decode()
+    assert f"{k} (1 of at most 1)" in body
+    assert f"/admin/django_jobkit/jobprocess/{process.pk}/change/" in body
+    assert "LimitedJob</a> running" in body
+    record(process, Outcome(S.SUCCESSFUL))
     finish(waiting)
+
+
+def test_the_requests_list_says_a_rated_request_waits_for_its_window(queue, admin_client):
+    k = key()
+    requests = [RatedJob(k, "1/h", queue=queue).run_in_worker(queue=queue) for _ in range(2)]
+    process, _ = JobRequest.objects.claim(requests[0].job_request_uuid, CLAIMED_BY)
+    record(process, Outcome(S.SUCCESSFUL))
+    _, early = JobRequest.objects.claim(requests[1].job_request_uuid, CLAIMED_BY)
+    assert early is not None
+    page = admin_client.get("/admin/django_jobkit/jobrequest/").content.decode()
+    assert "delayed, or its rate limit&#x27;s window full, until" in page
+    JobRequest.objects.get(pk=requests[1].pk).cancel()
 
 
 def test_a_rate_limit_lets_n_start_per_window_and_dates_the_next(queue):
