@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -153,3 +154,93 @@ def test_kombus_own_bind_loses_or_breaks_tables_meanwhile(tmp_path: Path) -> Non
         assert bind_race(tmp_path) != []
     finally:
         assert filesystem_broker.install()
+
+
+def _connection(folder: Path) -> Connection:
+    return Connection("filesystem://", transport_options=folders(folder))
+
+
+def test_messages_come_out_in_order_per_queue_including_those_written_after_a_listing(
+    tmp_path: Path,
+) -> None:
+    assert is_patched(filesystem.Channel, "_get")
+    one, two = (f"jobkit-test-fs-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    with _connection(tmp_path) as connection:
+        first, second = connection.SimpleQueue(one), connection.SimpleQueue(two)
+        for i in range(5):
+            first.put(i)
+        second.put("a")
+        got = []
+        for _ in range(3):
+            message = first.get(timeout=5)
+            got.append(message.payload)
+            message.ack()
+        for i in range(5, 8):  # written after the channel listed the folder
+            first.put(i)
+        while len(got) < 8:
+            message = first.get(timeout=5)  # polls past LISTING_MAX_AGE for the new ones
+            got.append(message.payload)
+            message.ack()
+        assert got == list(range(8))
+        assert second.get(timeout=5).payload == "a"
+        assert not [n for n in os.listdir(tmp_path) if n.endswith(".msg")]  # none left, none taken
+        first.close()
+        second.close()
+
+
+def test_two_consumers_of_one_folder_take_each_message_once(tmp_path: Path) -> None:
+    name = f"jobkit-test-fs-{uuid.uuid4().hex[:8]}"
+    with _connection(tmp_path) as producer:
+        queue = producer.SimpleQueue(name)
+        for i in range(400):
+            queue.put(i)
+        queue.close()
+    taken: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def consume(into: list[int]) -> None:
+        with _connection(tmp_path) as connection:
+            channel = connection.default_channel
+            start.wait(10)
+            while True:
+                try:
+                    into.append(channel._get(name)["body"])
+                except filesystem.Empty:
+                    return
+
+    threads = [threading.Thread(target=consume, args=(t,)) for t in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(taken[0]) + len(taken[1]) == 400
+    assert len(set(taken[0]) | set(taken[1])) == 400  # no message twice, none lost
+
+
+def test_a_backlog_is_listed_once_not_per_message(tmp_path: Path, monkeypatch) -> None:
+    """The cost the patch removes: kombu lists and sorts the folder for every message, and
+    for every poll of an empty queue."""
+    busy, idle = (f"jobkit-test-fs-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    with _connection(tmp_path) as connection:
+        queue = connection.SimpleQueue(busy)
+        for i in range(500):
+            queue.put(i)
+        channel = connection.default_channel
+        listings = []
+        real_listdir = os.listdir
+
+        def listdir(path: str) -> list[str]:
+            listings.append(path)
+            return real_listdir(path)
+
+        monkeypatch.setattr(filesystem_broker.os, "listdir", listdir)
+        started = time.monotonic()
+        for _ in range(500):
+            channel._get(busy)  # the worker's poll: the busy queue, then the idle one
+            with contextlib.suppress(filesystem.Empty):
+                channel._get(idle)
+        elapsed = time.monotonic() - started
+        # At most one listing per LISTING_MAX_AGE (kombu's own: 1,000 here).
+        assert len(listings) <= 2 + elapsed / filesystem_broker.LISTING_MAX_AGE
+        assert len(listings) < 100
+        queue.close()

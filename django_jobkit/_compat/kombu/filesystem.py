@@ -13,13 +13,34 @@ file such as `[["a", "", "a"]] "", "b"]]`, and every later `celery control` fail
 data" until the file is removed by hand. jobkit's bind opens without emptying, takes the lock,
 then reads, writes and truncates under it; a reader that finds the file just created, still
 empty, takes it for an empty table.
+
+Taking a message does not scale with a backlog: for every message kombu lists the whole folder,
+sorts it and walks it with `list.pop(0)`, and does the same for each empty queue the worker
+polls (`-Q default,slow`, the remote-control queue): with 20,000 messages waiting the demo's
+worker drained about 6 jobs/s. jobkit's channel lists the folder once into a per-queue deque
+of names in kombu's order, takes from it, and lists again when a queue's deque runs dry, at
+most every `LISTING_MAX_AGE` seconds, or less often where listing the folder takes long, so
+that listing takes at most `LISTING_SHARE` of the time (a message written meanwhile waits that
+long: 50 ms, or about a second behind a 20,000-message backlog). A message is taken by
+renaming it to a name no consumer matches, so two consumers of one folder never both take it;
+a name another consumer took first fails the rename and is skipped.
+
+And a worker waits for nothing: kombu's polling transports sleep `polling_interval` whenever a
+poll brings no message, also when the poll was skipped because the worker's prefetch is full,
+so with prefetch 1 per child each child waited up to 50 ms for its next job after every one.
+jobkit's filesystem transport waits `QOS_FULL_POLL` instead while a consumer's prefetch is full
+(its slot frees as soon as a child takes or finishes a job), and `polling_interval` only when
+the queues are empty. Names carry the nanosecond they were written at, zero-padded, so that
+the folder's order is the order of writing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
+from collections import deque
 from typing import Any
 
 from ..patching import Upstream, applies, patch_method, unpatch_method
@@ -29,12 +50,22 @@ UPSTREAM = Upstream("kombu", (5, 7), (5, 8))
 #: The upstream code replaced, by digest of its source (tests/unit/test_compat.py).
 REPLACES = {
     "kombu.transport.filesystem.Channel._put": "a88e2ceb3927a99a",
+    "kombu.transport.filesystem.Channel._get": "ecaf5682c3d51458",
+    "kombu.transport.virtual.base.Transport.drain_events": "dc55900aa0d2f4e8",
     "kombu.transport.filesystem.Channel._queue_bind": "ba07d374c2f0555e",
     "kombu.transport.filesystem.Channel.get_table": "347cc4c7c0dd07d3",
 }
 
 #: Prefix of a message file being written: not `<number>_<uuid>.<queue>.msg`, so never read.
 PARTIAL_PREFIX = ".partial-"
+#: Prefix of a message file a consumer has taken and is reading: likewise never matched.
+TAKEN_PREFIX = ".taken-"
+#: How old a channel's listing of the folder may be when a queue's deque runs dry ...
+LISTING_MAX_AGE = 0.05
+#: ... unless listing takes longer: then at most this share of the time goes to listing.
+LISTING_SHARE = 0.05
+#: How long a worker whose prefetch is full waits before it looks again.
+QOS_FULL_POLL = 0.002
 
 
 def install() -> bool:
@@ -46,20 +77,23 @@ def install() -> bool:
     if not applies(UPSTREAM, "the atomic filesystem-transport write (kombu#1551)"):
         return False
     patch_method(filesystem.Channel, "_put", lambda original: _put)
+    patch_method(filesystem.Channel, "_get", lambda original: _get)
+    patch_method(filesystem.Transport, "drain_events", lambda original: _drain_events)
     patch_method(filesystem.Channel, "_queue_bind", lambda original: _queue_bind)
     patch_method(filesystem.Channel, "get_table", lambda original: _get_table)
     return True
 
 
 def _put(self: Any, queue: str, payload: Any, **kwargs: Any) -> None:
-    from time import monotonic
-
     from kombu.exceptions import ChannelError
     from kombu.utils.encoding import str_to_bytes
     from kombu.utils.json import dumps
 
-    # The name kombu gives a message (its order and its queue), written under a prefix.
-    name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+    # kombu's form of name (an order, a uuid, the queue), written under a prefix. kombu's
+    # order is the millisecond, so messages of one millisecond came out in uuid order; the
+    # zero-padded nanosecond of the machine-wide monotonic clock keeps them first in, first
+    # out across processes.
+    name = f"{time.monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
     final = os.path.join(self.data_folder_out, name)
     partial = os.path.join(self.data_folder_out, PARTIAL_PREFIX + name)
     try:
@@ -70,6 +104,85 @@ def _put(self: Any, queue: str, payload: Any, **kwargs: Any) -> None:
         with contextlib.suppress(OSError):
             os.remove(partial)
         raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+def _get(self: Any, queue: str) -> Any:
+    from kombu.exceptions import ChannelError
+    from kombu.utils.encoding import bytes_to_str
+    from kombu.utils.json import loads
+
+    folder = self.data_folder_in
+    names = _pending(self, queue)
+    while names:
+        name = names.popleft()
+        taken = os.path.join(folder, TAKEN_PREFIX + name)
+        try:
+            os.rename(os.path.join(folder, name), taken)
+        except OSError:
+            continue  # taken by another consumer, or purged, since the listing
+        try:
+            with open(taken, "rb") as file:
+                payload = file.read()
+            if self.store_processed:
+                os.replace(taken, os.path.join(self.processed_folder, name))
+            else:
+                os.remove(taken)
+        except OSError as exc:
+            raise ChannelError(f"Cannot read file {taken!r} from queue.") from exc
+        return loads(bytes_to_str(payload))
+    raise _upstream().Empty()
+
+
+def _drain_events(self: Any, connection: Any, timeout: float | None = None) -> None:
+    started = time.monotonic()
+    polling_interval = self.polling_interval
+    if timeout and polling_interval and polling_interval > timeout:
+        polling_interval = timeout
+    while True:
+        try:
+            self.cycle.get(self._deliver, timeout=timeout)
+        except _upstream().Empty:
+            if timeout is not None and time.monotonic() - started >= timeout:
+                raise TimeoutError() from None  # socket.timeout, as kombu raises
+            if polling_interval is not None:
+                time.sleep(QOS_FULL_POLL if _prefetch_full(self) else polling_interval)
+        else:
+            return
+
+
+def _prefetch_full(transport: Any) -> bool:
+    """Whether a consumer of this transport was skipped only because its prefetch is full."""
+    return any(
+        channel._consumers and not channel.qos.can_consume()
+        for channel in transport.channels
+        if channel is not None
+    )
+
+
+def _pending(self: Any, queue: str) -> deque[str]:
+    """The channel's names of `queue`'s messages in kombu's order (the time-stamped name),
+    listed again from the folder when they have run out and the listing is old enough."""
+    state: dict[str, Any] = self.__dict__.setdefault(
+        "_jobkit_listing", {"at": None, "took": 0.0, "queues": {}}
+    )
+    names: deque[str] | None = state["queues"].get(queue)
+    started = time.monotonic()
+    # A listing of a big folder is slow itself (about 50 ms for 20,000 names): list again at
+    # most every LISTING_MAX_AGE, or every LISTING_SHARE⁻¹ times what the last one took.
+    wait = max(LISTING_MAX_AGE, state["took"] / LISTING_SHARE)
+    if not names and (state["at"] is None or started - state["at"] >= wait):
+        queues: dict[str, list[str]] = {}
+        for name in os.listdir(self.data_folder_in):
+            kind = name.partition(".")[2]
+            if kind.endswith(".msg") and not name.startswith("."):
+                queues.setdefault(kind[: -len(".msg")], []).append(name)
+        state["queues"] = {q: deque(sorted(found)) for q, found in queues.items()}
+        state["at"] = time.monotonic()
+        state["took"] = state["at"] - started
+        names = state["queues"].get(queue)
+    if names is None:
+        names = state["queues"][queue] = deque()
+    return names
 
 
 def _queue_bind(self: Any, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
@@ -141,5 +254,7 @@ def uninstall() -> None:
     from kombu.transport import filesystem
 
     unpatch_method(filesystem.Channel, "_put")
+    unpatch_method(filesystem.Channel, "_get")
+    unpatch_method(filesystem.Transport, "drain_events")
     unpatch_method(filesystem.Channel, "_queue_bind")
     unpatch_method(filesystem.Channel, "get_table")
