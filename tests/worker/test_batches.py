@@ -1,11 +1,9 @@
 """Batches on real workers: `then` runs exactly once with the children's counts, across
-failures, a cancel and a worker killed mid-batch."""
+failures, a cancel and nesting. Fifty batches with a worker killed mid-batch are in the soak
+run (tests/soak/test_batches.py)."""
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import uuid
 
 import pytest
@@ -92,54 +90,3 @@ def test_cancelling_a_batch_leaves_no_child_running(start_worker_process, celery
     assert sorted(statuses) == [S.CANCELLED] * 4
     wait_for(lambda: _then_runs(tag), 30, "then to run")
     assert _then_runs(tag)[0][1]["cancelled"] == 4
-
-
-@pytest.mark.slow
-@pytest.mark.cluster
-def test_then_runs_exactly_once_per_batch_with_random_failures_and_a_killed_worker(
-    start_worker_process, fresh_queue
-):
-    queue = fresh_queue()
-    rng = random.Random(1303)
-    victim = start_worker_process(queues=[queue], concurrency=2)
-    survivors = [start_worker_process(queues=[queue], concurrency=2) for _ in range(2)]
-    tag = uuid.uuid4().hex[:8]
-    batches = []
-    for b in range(50):
-        jobs = [
-            BatchChildJob(
-                i,
-                fail=rng.random() < 0.2,
-                seconds=rng.choice([0, 0, 0.05, 0.2]),
-                queue=queue,
-                retries=2,  # a child of the killed worker is LOST, then retried
-            )
-            for i in range(rng.randint(1, 6))
-        ]
-        # `then` too may be running on the worker that is killed: LOST, then retried.
-        then = BatchThenJob(f"{tag}-{b}", queue=queue, retries=2)
-        batches.append(run_batch(jobs, then=then, name=f"soak {b}"))
-        if b == 25:
-            wait_for(
-                lambda: JobProcess.objects.filter(worker_pid=victim.proc.pid).exists(),
-                30,
-                "the victim to run a child",
-            )
-            os.killpg(victim.proc.pid, signal.SIGKILL)  # mid-batch, no goodbye
-    for batch in batches:
-        batch.wait(120)
-    thens = JobResult.objects.filter(job_class="tests.jobs.BatchThenJob")
-    wait_for(lambda: thens.filter(status=S.SUCCESSFUL).count() >= 50, 120, "every batch's then")
-    # Enqueued exactly once per batch: one chain each (a chain may hold a LOST attempt of the
-    # killed worker and its retry), each chain's batch its own, each ending SUCCESSFUL.
-    roots = set(thens.values_list("root_uuid", flat=True))
-    assert len(roots) == 50
-    assert {JobBatch.objects.get(pk=b.pk).then_root_uuid for b in batches} == roots
-    assert thens.filter(status=S.SUCCESSFUL).count() == 50
-    for b, batch in enumerate(batches):
-        runs = _then_runs(f"{tag}-{b}")
-        assert runs, b
-        counts = runs[-1][1]
-        assert counts["waiting"] == counts["running"] == 0
-        assert counts["succeeded"] + counts["failed"] + counts["cancelled"] == batch.total
-    assert all(s.proc.poll() is None for s in survivors)
