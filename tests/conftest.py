@@ -26,6 +26,8 @@ import kombu.pools
 import pytest
 from django.conf import settings
 
+from django_jobkit.testing import embedded_worker
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -110,42 +112,6 @@ def celery_app() -> Any:
     from example_project.celery import app
 
     return app
-
-
-@contextlib.contextmanager
-def embedded_worker(app: Any, queues: list[str]) -> Iterator[Any]:
-    """Celery's embedded test worker (solo pool, in a thread), pinged through its first queue.
-
-    Quirks of the embedded worker worked around here: on RabbitMQ, with a prefetch multiplier of
-    1 its next delivery waited for its event loop's 10 s poll timeout, so it prefetches 4 (worker
-    subprocesses do not need this); and its loop reads the stop flag only when it wakes up (from
-    a 10 s poll with RabbitMQ or Redis, twice from a 2 s poll on the filesystem transport), so
-    stopping wakes it: through the event loop, or with two pings where there is none.
-    """
-    from celery.contrib.testing.tasks import ping
-    from celery.contrib.testing.worker import start_worker
-    from celery.result import allow_join_result
-    from celery.worker import state
-
-    with start_worker(
-        app,
-        pool="solo",
-        queues=queues,
-        perform_ping_check=False,
-        shutdown_timeout=30,
-        prefetch_multiplier=4,
-    ) as worker:
-        try:
-            with allow_join_result():
-                assert ping.apply_async(queue=queues[0]).get(timeout=20, interval=0.05) == "pong"
-            yield worker
-        finally:
-            state.should_terminate = 0  # what start_worker sets on exit, set early to ...
-            if worker.hub is not None:  # ... wake the loop up to read it
-                worker.hub.call_soon(lambda: None)
-            else:
-                for _ in range(2):
-                    ping.apply_async(queue=queues[0])
 
 
 @pytest.fixture
