@@ -215,3 +215,20 @@ def job_classes(
             )
         )
     return rows
+
+
+def failed_by_queue(now: datetime, window: timedelta = HOUR) -> dict[str, int]:
+    """Final failures (errored or lost, not retried) that ended in `window`, by queue. One
+    query on the `ended_at` index."""
+    rows = (
+        JobResult.objects.filter(
+            ended_at__gt=now - window,
+            ended_at__lte=now,
+            status__in=FAILED,
+            retry_job_request_uuid__isnull=True,
+        )
+        .order_by()
+        .values("queue")
+        .annotate(n=Count("pk"))
+    )
+    return {row["queue"]: row["n"] for row in rows}

@@ -155,12 +155,181 @@ class Resume(Subcommand):
         command.stdout.write(f"{queue}: {state}; {sent} waiting job(s) sent")
 
 
+class Status(Subcommand):
+    help = (
+        "Per queue: jobs waiting (due), delayed, running, failed in the last hour, paused; and "
+        "the live workers."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django.utils import timezone
+
+        from django_jobkit.management import console
+
+        now = timezone.now()
+        data = console.status(now)
+        if options["json"]:
+            command.stdout.write(console.to_json(data))
+            return
+        headers = ("QUEUE", "WAITING", "DELAYED", "RUNNING", "FAILED 1H", "PAUSED", "OLDEST")
+        rows = [
+            [
+                q["queue"],
+                *(str(q[k]) for k in ("waiting", "delayed", "running", "failed_last_hour")),
+                console.cell(q["paused"]),
+                console.cell(q["oldest_waiting"], now),
+            ]
+            for q in data["queues"]
+        ]
+        console.table(command.stdout, "Queues", headers, rows)
+        _workers_table(command, data["workers"], now)
+
+
+def _workers_table(command: BaseCommand, workers: list[dict[str, Any]], now: datetime) -> None:
+    from django_jobkit.management import console
+
+    rows = [
+        [
+            w["name"],
+            f"{w['host']}:{w['pid']}",
+            console.cell(w["queues"]),
+            str(w["running"]),
+            console.cell(w["last_seen"], now),
+        ]
+        for w in workers
+    ]
+    headers = ("WORKER", "HOST:PID", "QUEUES", "RUNNING", "LAST SEEN")
+    console.table(command.stdout, f"Live workers: {len(workers)}", headers, rows)
+
+
+class Workers(Subcommand):
+    help = "The live workers: queues, jobs running, last heartbeat."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django.utils import timezone
+
+        from django_jobkit.management import console
+
+        now = timezone.now()
+        found = console.workers(now)
+        if options["json"]:
+            command.stdout.write(console.to_json(found))
+            return
+        _workers_table(command, found, now)
+
+
+class List(Subcommand):
+    help = "The newest jobs in a state: waiting, running (with progress), failed or ended."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        from django_jobkit.management.console import STATES
+
+        parser.add_argument("state", choices=STATES, nargs="?", default="waiting")
+        parser.add_argument("--queue", help="Only this queue's jobs.")
+        parser.add_argument("--limit", type=int, default=20, help="How many (default 20).")
+        parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django.utils import timezone
+
+        from django_jobkit.management import console
+
+        if options["limit"] < 1:
+            raise CommandError(f"--limit {options['limit']}: give a positive number")
+        state = options["state"]
+        found = console.listing(state, options.get("queue"), options["limit"])
+        if options["json"]:
+            command.stdout.write(console.to_json(found))
+            return
+        now = timezone.now()
+        last = {
+            "waiting": (
+                "START",
+                lambda j: console.cell(j["start_at"], now) if j["start_at"] else "now",
+            ),
+            "running": ("PROGRESS", lambda j: console.progress_cell(j["progress"], j["message"])),
+        }.get(state, ("ERROR", lambda j: j["error"] or "-"))
+        headers = ("UUID", "JOB", "QUEUE", "ATTEMPT", "STATE", "SINCE", last[0])
+        rows = [
+            [
+                j["uuid"],
+                j["job_class"],
+                j["queue"],
+                str(j["attempt"]),
+                j["state"],
+                console.cell(j["since"], now),
+                last[1](j),
+            ]
+            for j in found
+        ]
+        console.table(command.stdout, f"{state.capitalize()}: newest {len(found)}", headers, rows)
+
+
+class Show(Subcommand):
+    help = "One job by its request uuid: where it stands, its arguments, its outcome."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("uuid", help="The job's request uuid (run_in_worker's request).")
+        parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        import uuid
+
+        from django_jobkit.management import console
+
+        try:
+            wanted = str(uuid.UUID(options["uuid"]))
+        except ValueError as exc:
+            raise CommandError(f"{options['uuid']!r} is not a uuid") from exc
+        found = console.show(wanted)
+        if found is None:
+            raise CommandError(f"no job with request uuid {wanted}")
+        if options["json"]:
+            command.stdout.write(console.to_json(found))
+            return
+        for key, value in found.items():
+            text = console.to_json(value) if isinstance(value, dict | list) else str(value)
+            command.stdout.write(f"{key}: {text}")
+
+
+class Cancel(Subcommand):
+    help = "Cancel a waiting job, or stop a running one (CANCELLED either way)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("uuid", nargs="+", help="Request uuids.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django_jobkit.models import JobProcess, JobRequest
+
+        for given in options["uuid"]:
+            request = JobRequest.objects.waiting(given)
+            if request is not None and request.cancel() is not None:
+                command.stdout.write(f"{given}: cancelled before it started")
+                continue
+            process = JobProcess.objects.filter(job_request_uuid=given).first()
+            if process is not None and process.cancel():
+                command.stdout.write(f"{given}: stopping; recorded CANCELLED as its child ends")
+                continue
+            command.stdout.write(f"{given}: not waiting or running (ended, or unknown)")
+
+
 SUBCOMMANDS: dict[str, type[Subcommand]] = {
+    "cancel": Cancel,
+    "list": List,
     "pause": Pause,
     "resume": Resume,
     "schedules": Schedules,
+    "show": Show,
+    "status": Status,
     "sweep": Sweep,
     "sync_schedules": SyncSchedules,
+    "workers": Workers,
 }
 
 

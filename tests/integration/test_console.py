@@ -1,0 +1,120 @@
+"""`manage.py jobkit status|list|show|workers|cancel`: the console's figures agree with the
+rows, plain columns when not a terminal, JSON for scripts, clear errors for bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from django_jobkit.enqueue import pauses
+from django_jobkit.execution.outcomes import Outcome, record
+from django_jobkit.models import JobProcess, JobRequest, JobResult, JobWorker
+from tests.integration.test_renderings import CLAIMED_BY
+from tests.jobs import NoopJob
+
+pytestmark = pytest.mark.django_db
+
+S = JobResult.Status
+
+
+def jobkit(*args: str) -> str:
+    out = io.StringIO()
+    call_command("jobkit", *args, stdout=out)
+    return out.getvalue()
+
+
+def claimed(request: Any) -> JobProcess:
+    process, _ = JobRequest.objects.claim(request.job_request_uuid, CLAIMED_BY)
+    assert process is not None
+    return process
+
+
+@pytest.fixture
+def jobs(fresh_queue: Any) -> dict[str, Any]:
+    queue = fresh_queue()
+    waiting = [NoopJob(i, queue=queue).run_in_worker(queue=queue) for i in range(3)]
+    delayed = NoopJob("later", queue=queue).run_in_worker(queue=queue, delay=3600)
+    running = claimed(waiting.pop())
+    JobProcess.objects.filter(pk=running.pk).update(progress=0.5, progress_message="half way")
+    failed = record(claimed(waiting.pop()), Outcome(S.ERRORED, error="ValueError: bad input"))
+    JobWorker.objects.create(name="w1@host", host="host", pid=4242, queues=[queue, "slow"])
+    return {
+        "queue": queue,
+        "waiting": waiting,
+        "delayed": delayed,
+        "running": running,
+        "failed": failed,
+    }
+
+
+def test_status_counts_each_queue_and_lists_live_workers(jobs):
+    queue = jobs["queue"]
+    data = json.loads(jobkit("status", "--json"))
+    (row,) = [q for q in data["queues"] if q["queue"] == queue]
+    assert (row["waiting"], row["delayed"], row["running"], row["failed_last_hour"]) == (1, 1, 1, 1)
+    assert row["paused"] is False
+    (worker,) = [w for w in data["workers"] if w["name"] == "w1@host"]
+    assert worker["queues"] == [queue, "slow"]
+
+    pauses.pause(queue)
+    text = jobkit("status")
+    line = next(line for line in text.splitlines() if line.startswith(queue))
+    assert line.split()[1:6] == ["1", "1", "1", "1", "yes"]
+    assert "Live workers: 1" in text and "host:4242" in text
+
+
+def test_list_shows_each_state_with_progress_and_errors(jobs):
+    queue = jobs["queue"]
+    running = jobkit("list", "running", "--queue", queue)
+    assert "[#####-----]  50% half way" in running
+    assert str(jobs["running"].job_request_uuid) in running
+    failed = json.loads(jobkit("list", "failed", "--queue", queue, "--json"))
+    assert [(f["state"], f["error"]) for f in failed] == [(S.ERRORED, "ValueError: bad input")]
+    waiting = json.loads(jobkit("list", "--queue", queue, "--json"))
+    assert {w["uuid"] for w in waiting} == {
+        str(jobs["waiting"][0].job_request_uuid),
+        str(jobs["delayed"].job_request_uuid),
+    }
+    with pytest.raises(CommandError, match="--limit 0: give a positive number"):
+        jobkit("list", "--limit", "0")
+
+
+def test_show_tells_where_a_job_stands(jobs):
+    delayed = jobs["delayed"]
+    shown = json.loads(jobkit("show", str(delayed.job_request_uuid), "--json"))
+    assert shown["state"] == "waiting" and shown["why_waiting"].startswith("not before ")
+    assert shown["start_at"] > (timezone.now() + timedelta(minutes=59)).isoformat()[:16]
+    text = jobkit("show", str(jobs["failed"].job_request_uuid))
+    assert "state: ERRORED" in text and "error: ValueError: bad input" in text
+    with pytest.raises(CommandError, match="'nope' is not a uuid"):
+        jobkit("show", "nope")
+    with pytest.raises(CommandError, match="no job with request uuid"):
+        jobkit("show", "00000000-0000-0000-0000-000000000000")
+
+
+def test_cancel_cancels_a_waiting_job_and_says_what_it_could_not(jobs):
+    waiting = jobs["waiting"][0]
+    text = jobkit("cancel", str(waiting.job_request_uuid), str(jobs["failed"].job_request_uuid))
+    assert f"{waiting.job_request_uuid}: cancelled before it started" in text
+    assert f"{jobs['failed'].job_request_uuid}: not waiting or running" in text
+    assert JobResult.objects.get(job_request_uuid=waiting.job_request_uuid).status == S.CANCELLED
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_rich_tables():
+    from django_jobkit.management import console
+
+    out = Terminal()
+    console.table(out, "Queues", ("QUEUE", "WAITING"), [["default", "3"]])
+    text = out.getvalue()
+    assert "Queues" in text and "default" in text and "┃" in text  # rich's box drawing
