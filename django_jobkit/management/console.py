@@ -72,10 +72,11 @@ def listing(state: str, queue: str | None, limit: int) -> list[dict[str, Any]]:
             rows = rows.filter(status__in=stats.FAILED)
     if queue is not None:
         rows = rows.filter(queue=queue)
-    return [_summary(row) for row in rows[:limit]]
+    return [listing_row(row) for row in rows[:limit]]
 
 
-def _summary(row: Any) -> dict[str, Any]:
+def listing_row(row: Any) -> dict[str, Any]:
+    """A request, process or result as `list` and `tail` show it."""
     found: dict[str, Any] = {
         "uuid": str(row.job_request_uuid),
         "job_class": row.job_class,
@@ -106,7 +107,7 @@ def show(uuid: str) -> dict[str, Any] | None:
     for model in (JobRequest, JobProcess, JobResult):
         row = model.objects.filter(job_request_uuid=uuid).first()
         if row is not None:
-            found = _summary(row)
+            found = listing_row(row)
             found["parameters"] = row.parameters
             found["root_uuid"] = str(row.root_uuid)
             if isinstance(row, JobRequest):

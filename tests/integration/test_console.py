@@ -118,3 +118,49 @@ def test_a_terminal_gets_rich_tables():
     console.table(out, "Queues", ("QUEUE", "WAITING"), [["default", "3"]])
     text = out.getvalue()
     assert "Queues" in text and "default" in text and "┃" in text  # rich's box drawing
+
+
+def test_retry_enqueues_the_chains_next_attempt_once(jobs):
+    failed = jobs["failed"]
+    text = jobkit("retry", str(failed.job_request_uuid))
+    assert f"{failed.job_request_uuid}: retried as " in text and "(attempt 2)" in text
+    again = jobkit("retry", str(failed.job_request_uuid))
+    assert "not retried, already retried" in again or "a later attempt waits" in again
+    assert JobRequest.objects.filter(root_uuid=failed.root_uuid).count() == 1
+    assert "no result" in jobkit("retry", str(jobs["delayed"].job_request_uuid))
+
+
+def test_enqueue_builds_the_job_from_its_arguments_and_refuses_bad_ones(fresh_queue):
+    queue = fresh_queue()
+    text = jobkit(
+        "enqueue",
+        "tests.jobs.NoopJob",
+        "--arg",
+        '{"n": 1}',
+        "--kwarg",
+        f"queue={queue}",
+        "--queue",
+        queue,
+        "--delay",
+        "600",
+    )
+    assert text.startswith("enqueued ") and text.strip().endswith(f"on {queue}")
+    (request,) = JobRequest.objects.filter(queue=queue)
+    assert request.load_job().value == {"n": 1} and request.start_at is not None
+    with pytest.raises(CommandError, match=r"no job class is registered as 'tests\.jobs\.Nope'"):
+        jobkit("enqueue", "tests.jobs.Nope")
+    with pytest.raises(CommandError, match="--kwarg 'novalue': give NAME=VALUE"):
+        jobkit("enqueue", "tests.jobs.NoopJob", "--kwarg", "novalue")
+    with pytest.raises(CommandError, match=r"tests\.jobs\.NoopJob: .*unexpected keyword"):
+        jobkit("enqueue", "tests.jobs.NoopJob", "--kwarg", "colour=1")
+    assert JobRequest.objects.filter(queue=queue).count() == 1  # nothing half-written
+
+
+def test_tail_prints_results_as_they_are_recorded(jobs, fresh_queue):
+    queue = fresh_queue()
+    request = NoopJob("tailed", queue=queue).run_in_worker(queue=queue)
+    record(claimed(request), Outcome(S.SUCCESSFUL))
+    text = jobkit("tail", "--queue", queue, "--count", "1", "--timeout", "10")
+    (line,) = text.splitlines()
+    assert "SUCCESSFUL" in line and str(request.job_request_uuid) in line
+    assert jobkit("tail", "--queue", "nothing-here", "--timeout", "0.2") == ""

@@ -319,16 +319,155 @@ class Cancel(Subcommand):
             command.stdout.write(f"{given}: not waiting or running (ended, or unknown)")
 
 
+class Retry(Subcommand):
+    help = (
+        "Retry failed jobs by request uuid (any attempt of the chain): the chain's next "
+        "attempt, enqueued to run now, as the admin's Retry action does."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("uuid", nargs="+", help="Request uuids of failed attempts.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django_jobkit.execution import manual
+        from django_jobkit.models import JobResult
+
+        for given in options["uuid"]:
+            result = JobResult.objects.of_request(given)
+            if result is None:
+                command.stdout.write(f"{given}: no result (waiting, running or unknown)")
+                continue
+            outcome = manual.retry(result)
+            if outcome.enqueued:
+                assert outcome.request is not None
+                command.stdout.write(
+                    f"{given}: retried as {outcome.request.job_request_uuid} "
+                    f"(attempt {outcome.request.retry_attempt + 1})"
+                )
+            else:
+                reason = f": {outcome.reason}" if outcome.reason else ""
+                command.stdout.write(f"{given}: not retried, {outcome.status.value}{reason}")
+
+
+class Enqueue(Subcommand):
+    help = (
+        "Enqueue a job: its class's dotted path, then --arg VALUE for each positional argument "
+        "and --kwarg NAME=VALUE for each keyword (JSON where it parses, else a string)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("job_class", help="e.g. myapp.jobs.SendWelcomeEmailJob")
+        parser.add_argument("--arg", action="append", default=[], metavar="VALUE")
+        parser.add_argument("--kwarg", action="append", default=[], metavar="NAME=VALUE")
+        parser.add_argument("--queue", help="The queue (default: the job's default_queue).")
+        parser.add_argument("--delay", type=int, help="Seconds to wait before it runs.")
+        parser.add_argument("--priority", type=int, help="Its priority (default: the job's).")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        from django_jobkit import registry
+        from django_jobkit.exceptions import JobkitError
+
+        name = options["job_class"]
+        if not registry.is_registered(name):
+            known = ", ".join(sorted(n for n in registry.registered() if not n.startswith("_")))
+            raise CommandError(f"no job class is registered as {name!r}; registered: {known}")
+        job_class = registry.job_class_for(name)
+        args = [_value(v) for v in options["arg"]]
+        kwargs = {}
+        for pair in options["kwarg"]:
+            name, sep, value = pair.partition("=")
+            if not sep or not name.isidentifier():
+                raise CommandError(f"--kwarg {pair!r}: give NAME=VALUE")
+            kwargs[name] = _value(value)
+        try:
+            job = job_class(*args, **kwargs)
+        except TypeError as exc:
+            raise CommandError(f"{options['job_class']}: {exc}") from exc
+        chosen = {k: options[k] for k in ("queue", "delay", "priority") if options[k] is not None}
+        try:
+            request = job.run_in_worker(**chosen)
+        except (JobkitError, ValueError) as exc:
+            raise CommandError(f"{options['job_class']}: {exc}") from exc
+        if request is None:
+            command.stdout.write("not enqueued: its concurrency key's job waits or runs")
+            return
+        command.stdout.write(f"enqueued {request.job_request_uuid} on {request.queue}")
+
+
+def _value(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class Tail(Subcommand):
+    help = "The last results, then each as it is recorded (Ctrl-C stops), newest last."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--queue", help="Only this queue's jobs.")
+        parser.add_argument("--last", type=int, default=10, help="Show the last N first.")
+        parser.add_argument("--count", type=int, help="Stop after this many results.")
+        parser.add_argument("--timeout", type=float, help="Stop after this many seconds.")
+        parser.add_argument("--json", action="store_true", help="One JSON object per line.")
+
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        import json
+        import time
+
+        from django.core.serializers.json import DjangoJSONEncoder
+        from django.utils import timezone
+
+        from django_jobkit.management import console
+        from django_jobkit.models import JobResult
+
+        rows = JobResult.objects.order_by("-ended_at", "-pk")
+        if options["queue"]:
+            rows = rows.filter(queue=options["queue"])
+        last = list(rows[: options["last"]])
+        since = last[-1].ended_at if last else timezone.now()  # the oldest shown, and on
+        seen: set[int] = set()
+        shown = 0
+        deadline = None if options["timeout"] is None else time.monotonic() + options["timeout"]
+        while deadline is None or time.monotonic() < deadline:
+            rows = JobResult.objects.filter(ended_at__gte=since).order_by("ended_at", "pk")
+            if options["queue"]:
+                rows = rows.filter(queue=options["queue"])
+            for row in rows[:500]:
+                if row.pk in seen:
+                    continue
+                seen.add(row.pk)
+                summary = console.listing_row(row)
+                if options["json"]:
+                    command.stdout.write(json.dumps(summary, cls=DjangoJSONEncoder))
+                else:
+                    command.stdout.write(
+                        f"{row.ended_at:%H:%M:%S} {row.status:<10} {row.job_class} "
+                        f"{row.job_request_uuid} {console.cell(row.duration)} s "
+                        f"{summary['error']}".rstrip()
+                    )
+                shown += 1
+                if options["count"] is not None and shown >= options["count"]:
+                    return
+                since = max(since, row.ended_at)
+            time.sleep(0.5)  # a console's refresh, not synchronisation
+
+
 SUBCOMMANDS: dict[str, type[Subcommand]] = {
     "cancel": Cancel,
+    "enqueue": Enqueue,
     "list": List,
     "pause": Pause,
     "resume": Resume,
+    "retry": Retry,
     "schedules": Schedules,
     "show": Show,
     "status": Status,
     "sweep": Sweep,
     "sync_schedules": SyncSchedules,
+    "tail": Tail,
     "workers": Workers,
 }
 
