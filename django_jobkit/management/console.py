@@ -9,7 +9,9 @@ figures themselves, for scripts: times as ISO 8601, durations in seconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -160,24 +162,134 @@ def progress_cell(fraction: float | None, message: str) -> str:
     return f"[{'#' * filled}{'-' * (10 - filled)}] {fraction:4.0%} {message}".rstrip()
 
 
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: Sequence[str]
+    rows: list[list[str]]
+
+
+def status_tables(now: datetime) -> list[Table]:
+    data = status(now)
+    rows = [
+        [
+            q["queue"],
+            *(str(q[k]) for k in ("waiting", "delayed", "running", "failed_last_hour")),
+            cell(q["paused"]),
+            cell(q["oldest_waiting"], now),
+        ]
+        for q in data["queues"]
+    ]
+    headers = ("QUEUE", "WAITING", "DELAYED", "RUNNING", "FAILED 1H", "PAUSED", "OLDEST")
+    return [Table("Queues", headers, rows), workers_table(data["workers"], now)]
+
+
+def workers_table(found: list[dict[str, Any]], now: datetime) -> Table:
+    rows = [
+        [
+            w["name"],
+            f"{w['host']}:{w['pid']}",
+            cell(w["queues"]),
+            str(w["running"]),
+            cell(w["last_seen"], now),
+        ]
+        for w in found
+    ]
+    headers = ("WORKER", "HOST:PID", "QUEUES", "RUNNING", "LAST SEEN")
+    return Table(f"Live workers: {len(found)}", headers, rows)
+
+
+def listing_table(state: str, found: list[dict[str, Any]], now: datetime) -> Table:
+    if state == "waiting":
+        last = "START"
+        tail = [cell(j["start_at"], now) if j["start_at"] else "now" for j in found]
+    elif state == "running":
+        last = "PROGRESS"
+        tail = [progress_cell(j["progress"], j["message"]) for j in found]
+    else:
+        last = "ERROR"
+        tail = [j["error"] or "-" for j in found]
+    rows = [
+        [
+            j["uuid"],
+            j["job_class"],
+            j["queue"],
+            str(j["attempt"]),
+            j["state"],
+            cell(j["since"], now),
+            end,
+        ]
+        for j, end in zip(found, tail, strict=True)
+    ]
+    headers = ("UUID", "JOB", "QUEUE", "ATTEMPT", "STATE", "SINCE", last)
+    return Table(f"{state.capitalize()}: newest {len(found)}", headers, rows)
+
+
 def table(stdout: Any, title: str, headers: Sequence[str], rows: list[list[str]]) -> None:
-    """Print a table: rich's on a terminal when it is installed, else plain columns."""
+    """Print one table (see `print_tables`)."""
+    print_tables(stdout, [Table(title, headers, rows)])
+
+
+def print_tables(stdout: Any, tables: list[Table]) -> None:
+    """Print tables: rich's on a terminal when it is installed, else plain columns."""
     if _rich_terminal(stdout):
         from rich.console import Console
-        from rich.table import Table
 
-        rich_table = Table(title=title)
-        for header in headers:
-            rich_table.add_column(header)
-        for row in rows:
-            rich_table.add_row(*row)
-        Console(file=stdout).print(rich_table)
+        Console(file=stdout).print(_rich_group(tables))
         return
-    lines = [list(headers), *rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
-    stdout.write(title)
-    for line in lines:
-        stdout.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    for found in tables:
+        lines = [list(found.headers), *found.rows]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(found.headers))]
+        stdout.write(found.title)
+        for line in lines:
+            stdout.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def watch(
+    stdout: Any, make: Callable[[datetime], list[Table]], every: float, duration: float | None
+) -> None:
+    """Redraw `make(now)` every `every` seconds until Ctrl-C or `duration` seconds: in place
+    on a terminal (rich's `Live`), as successive tables, each under its time, in a pipe."""
+    deadline = None if duration is None else time.monotonic() + duration
+    live: Any = None
+    if _rich_terminal(stdout):
+        from rich.console import Console
+        from rich.live import Live
+
+        live = Live(console=Console(file=stdout), auto_refresh=False)
+        live.start()
+    try:
+        while True:
+            now = timezone.now()
+            tables = make(now)
+            if live is not None:
+                live.update(_rich_group(tables), refresh=True)
+            else:
+                stdout.write(f"--- {now:%Y-%m-%d %H:%M:%S %Z}")
+                print_tables(stdout, tables)
+            if deadline is not None and time.monotonic() + every > deadline:
+                return
+            time.sleep(every)  # the refresh period the user asked for
+    except KeyboardInterrupt:
+        return
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def _rich_group(tables: list[Table]) -> Any:
+    from rich.console import Group
+    from rich.table import Table as RichTable
+
+    shown = []
+    for found in tables:
+        rich_table = RichTable(title=found.title)
+        for header in found.headers:
+            rich_table.add_column(header)
+        for row in found.rows:
+            rich_table.add_row(*row)
+        shown.append(rich_table)
+    return Group(*shown)
 
 
 def _rich_terminal(stdout: Any) -> bool:

@@ -164,3 +164,21 @@ def test_tail_prints_results_as_they_are_recorded(jobs, fresh_queue):
     (line,) = text.splitlines()
     assert "SUCCESSFUL" in line and str(request.job_request_uuid) in line
     assert jobkit("tail", "--queue", "nothing-here", "--timeout", "0.2") == ""
+
+
+def test_watch_redraws_until_its_time_is_up(jobs):
+    text = jobkit("list", "running", "--queue", jobs["queue"], "--watch", "0.05", "--for", "0.3")
+    assert text.count("Running: newest 1") >= 2  # redrawn, each under its time
+    assert text.count("--- ") == text.count("Running: newest 1")
+    with pytest.raises(CommandError, match="--watch 0: give a positive number of seconds"):
+        jobkit("status", "--watch", "0")
+
+
+def test_watch_on_a_terminal_redraws_in_place(jobs):
+    from django_jobkit.management import console
+
+    out = Terminal()
+    console.watch(out, console.status_tables, 0.05, 0.2)
+    text = out.getvalue()
+    assert "Queues" in text and jobs["queue"] in text and "--- " not in text
+    assert "\x1b[" in text  # rich's cursor movements: the table is redrawn where it was

@@ -163,46 +163,17 @@ class Status(Subcommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+        _watch_arguments(parser)
 
     def handle(self, command: BaseCommand, **options: Any) -> None:
         from django.utils import timezone
 
         from django_jobkit.management import console
 
-        now = timezone.now()
-        data = console.status(now)
         if options["json"]:
-            command.stdout.write(console.to_json(data))
+            command.stdout.write(console.to_json(console.status(timezone.now())))
             return
-        headers = ("QUEUE", "WAITING", "DELAYED", "RUNNING", "FAILED 1H", "PAUSED", "OLDEST")
-        rows = [
-            [
-                q["queue"],
-                *(str(q[k]) for k in ("waiting", "delayed", "running", "failed_last_hour")),
-                console.cell(q["paused"]),
-                console.cell(q["oldest_waiting"], now),
-            ]
-            for q in data["queues"]
-        ]
-        console.table(command.stdout, "Queues", headers, rows)
-        _workers_table(command, data["workers"], now)
-
-
-def _workers_table(command: BaseCommand, workers: list[dict[str, Any]], now: datetime) -> None:
-    from django_jobkit.management import console
-
-    rows = [
-        [
-            w["name"],
-            f"{w['host']}:{w['pid']}",
-            console.cell(w["queues"]),
-            str(w["running"]),
-            console.cell(w["last_seen"], now),
-        ]
-        for w in workers
-    ]
-    headers = ("WORKER", "HOST:PID", "QUEUES", "RUNNING", "LAST SEEN")
-    console.table(command.stdout, f"Live workers: {len(workers)}", headers, rows)
+        _show(command, options, console.status_tables)
 
 
 class Workers(Subcommand):
@@ -210,18 +181,17 @@ class Workers(Subcommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+        _watch_arguments(parser)
 
     def handle(self, command: BaseCommand, **options: Any) -> None:
         from django.utils import timezone
 
         from django_jobkit.management import console
 
-        now = timezone.now()
-        found = console.workers(now)
         if options["json"]:
-            command.stdout.write(console.to_json(found))
+            command.stdout.write(console.to_json(console.workers(timezone.now())))
             return
-        _workers_table(command, found, now)
+        _show(command, options, lambda now: [console.workers_table(console.workers(now), now)])
 
 
 class List(Subcommand):
@@ -234,41 +204,53 @@ class List(Subcommand):
         parser.add_argument("--queue", help="Only this queue's jobs.")
         parser.add_argument("--limit", type=int, default=20, help="How many (default 20).")
         parser.add_argument("--json", action="store_true", help="Print JSON, for scripts.")
+        _watch_arguments(parser)
 
     def handle(self, command: BaseCommand, **options: Any) -> None:
-        from django.utils import timezone
-
         from django_jobkit.management import console
 
         if options["limit"] < 1:
             raise CommandError(f"--limit {options['limit']}: give a positive number")
-        state = options["state"]
-        found = console.listing(state, options.get("queue"), options["limit"])
+        state, queue, limit = options["state"], options.get("queue"), options["limit"]
         if options["json"]:
-            command.stdout.write(console.to_json(found))
+            command.stdout.write(console.to_json(console.listing(state, queue, limit)))
             return
-        now = timezone.now()
-        last = {
-            "waiting": (
-                "START",
-                lambda j: console.cell(j["start_at"], now) if j["start_at"] else "now",
-            ),
-            "running": ("PROGRESS", lambda j: console.progress_cell(j["progress"], j["message"])),
-        }.get(state, ("ERROR", lambda j: j["error"] or "-"))
-        headers = ("UUID", "JOB", "QUEUE", "ATTEMPT", "STATE", "SINCE", last[0])
-        rows = [
-            [
-                j["uuid"],
-                j["job_class"],
-                j["queue"],
-                str(j["attempt"]),
-                j["state"],
-                console.cell(j["since"], now),
-                last[1](j),
-            ]
-            for j in found
-        ]
-        console.table(command.stdout, f"{state.capitalize()}: newest {len(found)}", headers, rows)
+        _show(
+            command,
+            options,
+            lambda now: [console.listing_table(state, console.listing(state, queue, limit), now)],
+        )
+
+
+def _watch_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="Redraw every SECONDS until Ctrl-C (live on a terminal; a new table each time "
+        "in a pipe).",
+    )
+    parser.add_argument(
+        "--for",
+        type=float,
+        dest="watch_for",
+        metavar="SECONDS",
+        help="With --watch: stop after SECONDS.",
+    )
+
+
+def _show(command: BaseCommand, options: dict[str, Any], make: Any) -> None:
+    from django_jobkit.management import console
+
+    every = options.get("watch")
+    if every is None:
+        from django.utils import timezone
+
+        console.print_tables(command.stdout, make(timezone.now()))
+        return
+    if every <= 0:
+        raise CommandError(f"--watch {every:g}: give a positive number of seconds")
+    console.watch(command.stdout, make, every, options.get("watch_for"))
 
 
 class Show(Subcommand):
