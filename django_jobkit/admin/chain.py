@@ -19,7 +19,8 @@ from django.utils.safestring import SafeString
 
 from ..models import JobProcess, JobRequest, JobResult
 from ..scheduling.firings import firing_of, periodic_tasks_of
-from .display import EMPTY, absolute, short_uuid, status_badge
+from ..timetext import absolute
+from .display import EMPTY, short_uuid, status_badge
 
 AttemptRow = JobRequest | JobProcess | JobResult
 

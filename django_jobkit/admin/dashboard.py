@@ -23,8 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..models import JobResult, JobWorker, stats
+from ..timetext import absolute, age, duration
 from . import chart
-from .display import absolute, age, duration, status_badge
+from .display import status_badge
 
 URL_NAME = "django_jobkit_dashboard"
 

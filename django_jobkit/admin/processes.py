@@ -7,9 +7,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ..models import JobProcess
+from ..timetext import age
 from .base import time_column
 from .cancelling import LiveJobAdmin
-from .display import EMPTY, age, clipped, timestamp
+from .display import EMPTY, clipped, timestamp
 from .filters import JobClassFilter, QueueFilter, WorkerNameFilter
 from .job_fields import CHAIN_FIELDS, JOB_FIELDS, JOB_READONLY, JobFieldsAdmin
 from .progress import ProgressAdmin

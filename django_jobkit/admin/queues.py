@@ -21,7 +21,8 @@ from django.utils.safestring import SafeString
 
 from ..enqueue import pauses
 from ..models import JobQueue, JobRequest
-from .display import absolute, relative, status_badge
+from ..timetext import absolute, relative
+from .display import status_badge
 from .history import log_each
 from .permissions import GuardedActionsAdmin
 

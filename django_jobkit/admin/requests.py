@@ -24,10 +24,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ..models import JobHold, JobProcess, JobRequest
+from ..timetext import absolute, age, relative
 from .actions import RequestActionsAdmin
 from .base import time_column
 from .cancelling import LiveJobAdmin
-from .display import EMPTY, absolute, age, clipped, relative
+from .display import EMPTY, clipped
 from .filters import JobClassFilter, QueueFilter
 from .job_fields import CHAIN_FIELDS, JOB_FIELDS, JOB_READONLY, JobFieldsAdmin
 from .queues import pause_queues

@@ -12,11 +12,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ..models import JobResult
+from ..timetext import duration
 from . import chain
 from .actions import ResultActionsAdmin
 from .base import time_column
 from .dashboard import DashboardAdmin
-from .display import EMPTY, clipped, duration, error_cell, preformatted, status_badge
+from .display import EMPTY, clipped, error_cell, preformatted, status_badge
 from .filters import ErrorClassFilter, JobClassFilter, QueueFilter, RetryChainFilter
 from .job_fields import CHAIN_FIELDS, JOB_FIELDS, JOB_READONLY, JobFieldsAdmin
 from .json_view import pretty

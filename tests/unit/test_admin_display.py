@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from django_jobkit import timetext
 from django_jobkit.admin import display
 from django_jobkit.admin.results import outcome
 from django_jobkit.models import JobResult
@@ -29,14 +30,14 @@ NOW = datetime(2026, 12, 2, 18, 0, 0, tzinfo=UTC)
     ],
 )
 def test_relative_times_use_the_largest_whole_unit(offset, text):
-    assert display.relative(NOW + offset, NOW) == text
+    assert timetext.relative(NOW + offset, NOW) == text
 
 
 def test_absolute_times_are_to_the_second_with_the_zone():
     moment = datetime(2026, 7, 1, 12, 0, 5, 999_000, tzinfo=UTC)
     with timezone.override(ZoneInfo("Europe/Paris")):
-        assert display.absolute(moment) == "2026-07-01 14:00:05 CEST"
-    assert display.absolute(moment) == "2026-07-01 12:00:05 UTC"
+        assert timetext.absolute(moment) == "2026-07-01 14:00:05 CEST"
+    assert timetext.absolute(moment) == "2026-07-01 12:00:05 UTC"
 
 
 @pytest.mark.parametrize(
@@ -44,7 +45,7 @@ def test_absolute_times_are_to_the_second_with_the_zone():
     [(None, "-"), (0.0042, "0.004 s"), (12.34, "12.3 s"), (125, "2 min 5 s"), (7384, "2 h 3 min")],
 )
 def test_durations(seconds, text):
-    assert display.duration(seconds) == text
+    assert timetext.duration(seconds) == text
 
 
 def test_a_uuid_is_shortened_with_the_whole_one_on_hover():
