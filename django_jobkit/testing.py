@@ -124,26 +124,29 @@ def run_waiting_jobs(
     Works inside a test's transaction (pytest-django's `db`): nothing waits for a commit.
     """
     from django.db import transaction
+    from django.db.models import Q
     from django.utils import timezone
 
     from . import registry
-    from .models import JobHold, JobQueue, JobRequest, JobResult
+    from .models import JobRequest, JobResult
 
     app = app or _current_app()
     results: list[JobResult] = []
     with _eager(app):
         for _ in range(MAX_ROUNDS):
-            rows = JobRequest.objects.order_by("-priority", "created_at", "pk")
+            # As in production, a job of a paused queue waits for the resume, and one over a
+            # running limit for a slot (the admin's annotations, in the one statement).
+            rows = (
+                JobRequest.objects.with_queue_paused_at()
+                .with_slot_waiting()
+                .filter(queue_paused_at__isnull=True, slot_waiting_key__isnull=True)
+                .order_by("-priority", "created_at", "pk")
+            )
             if queue is not None:
                 rows = rows.filter(queue=queue)
-            paused = JobQueue.objects.paused_names()
-            due = [
-                r
-                for r in rows
-                if (include_delayed or r.start_at is None or r.start_at <= timezone.now())
-                and r.queue not in paused  # as in production: it waits for the resume ...
-                and JobHold.objects.waiting_of(r.job_request_uuid) is None  # ... or a slot
-            ]
+            if not include_delayed:
+                rows = rows.filter(Q(start_at__isnull=True) | Q(start_at__lte=timezone.now()))
+            due = list(rows)
             if not due:
                 return results
             for request in due:

@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from ..models import JobProcess, JobQueue, JobRequest, JobResult, JobWorker, stats
+from ..timetext import duration, relative
 
 #: The states `list` shows, each from its own table.
 STATES = ("waiting", "running", "failed", "ended")
@@ -56,9 +57,9 @@ def workers(now: datetime) -> list[dict[str, Any]]:
             "pid": w.pid,
             "queues": list(w.queues or ()),
             "last_seen": w.last_seen,
-            "running": JobProcess.objects.of_worker(w.host, w.pid).count(),
+            "running": w.running_jobs,
         }
-        for w in JobWorker.objects.live(now).order_by("name")
+        for w in JobWorker.objects.live(now).with_running_jobs().order_by("name")
     ]
 
 
@@ -104,6 +105,29 @@ def listing_row(row: Any) -> dict[str, Any]:
     return found
 
 
+def results_since(since: datetime, queue: str | None, limit: int = 500) -> list[JobResult]:
+    """Results recorded at or after `since`, oldest first (what `tail` follows)."""
+    rows = JobResult.objects.filter(ended_at__gte=since).order_by("ended_at", "pk")
+    if queue:
+        rows = rows.filter(queue=queue)
+    return list(rows[:limit])
+
+
+def latest_results(queue: str | None, n: int) -> list[JobResult]:
+    rows = JobResult.objects.order_by("-ended_at", "-pk")
+    if queue:
+        rows = rows.filter(queue=queue)
+    return list(rows[:n])
+
+
+def tail_line(row: JobResult) -> str:
+    summary = listing_row(row)
+    return (
+        f"{row.ended_at:%H:%M:%S} {row.status:<10} {row.job_class} {row.job_request_uuid} "
+        f"{duration(row.duration)} {summary['error']}"
+    ).rstrip()
+
+
 def show(uuid: str) -> dict[str, Any] | None:
     """One job by its request uuid: its request, process or result, whole."""
     for model in (JobRequest, JobProcess, JobResult):
@@ -138,20 +162,12 @@ def cell(value: Any, now: datetime | None = None) -> str:
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, datetime):
-        seconds = ((now or timezone.now()) - value).total_seconds()
-        return f"{_span(abs(seconds))} {'ago' if seconds >= 0 else 'from now'}"
+        return relative(value, now)
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
 
 
 def progress_cell(fraction: float | None, message: str) -> str:
@@ -225,11 +241,6 @@ def listing_table(state: str, found: list[dict[str, Any]], now: datetime) -> Tab
     return Table(f"{state.capitalize()}: newest {len(found)}", headers, rows)
 
 
-def table(stdout: Any, title: str, headers: Sequence[str], rows: list[list[str]]) -> None:
-    """Print one table (see `print_tables`)."""
-    print_tables(stdout, [Table(title, headers, rows)])
-
-
 def print_tables(stdout: Any, tables: list[Table]) -> None:
     """Print tables: rich's on a terminal when it is installed, else plain columns."""
     if _rich_terminal(stdout):
@@ -240,7 +251,8 @@ def print_tables(stdout: Any, tables: list[Table]) -> None:
     for found in tables:
         lines = [list(found.headers), *found.rows]
         widths = [max(len(line[i]) for line in lines) for i in range(len(found.headers))]
-        stdout.write(found.title)
+        if found.title:
+            stdout.write(found.title)
         for line in lines:
             stdout.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
@@ -283,7 +295,7 @@ def _rich_group(tables: list[Table]) -> Any:
 
     shown = []
     for found in tables:
-        rich_table = RichTable(title=found.title)
+        rich_table = RichTable(title=found.title or None)
         for header in found.headers:
             rich_table.add_column(header)
         for row in found.rows:

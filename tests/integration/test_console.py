@@ -115,7 +115,7 @@ def test_a_terminal_gets_rich_tables():
     from django_jobkit.management import console
 
     out = Terminal()
-    console.table(out, "Queues", ("QUEUE", "WAITING"), [["default", "3"]])
+    console.print_tables(out, [console.Table("Queues", ("QUEUE", "WAITING"), [["default", "3"]])])
     text = out.getvalue()
     assert "Queues" in text and "default" in text and "┃" in text  # rich's box drawing
 

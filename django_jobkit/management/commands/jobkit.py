@@ -39,24 +39,23 @@ class Schedules(Subcommand):
                 "list jobs with arguments in JOBKIT_SCHEDULE."
             )
             return
+        from django_jobkit.management import console
+
         header = ("SCHEDULE", "EXPRESSION", "TIME ZONE", "NEXT RUN", "LAST RUN", "BEAT")
-        rows = [header]
+        rows = []
         for status in statuses:
             schedule = status.entry.schedule
             rows.append(
-                (
+                [
                     status.entry.name,
                     schedule.expression + (" (catch up)" if schedule.catch_up else ""),
                     schedule.zone_name,
                     _when(status.next_run),
                     _last_run(status),
                     status.beat_state,
-                )
+                ]
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        for row in rows:
-            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            command.stdout.write(line.rstrip())
+        console.print_tables(command.stdout, [console.Table("", header, rows)])
 
 
 def _when(moment: datetime) -> str:
@@ -403,33 +402,23 @@ class Tail(Subcommand):
         from django.utils import timezone
 
         from django_jobkit.management import console
-        from django_jobkit.models import JobResult
 
-        rows = JobResult.objects.order_by("-ended_at", "-pk")
-        if options["queue"]:
-            rows = rows.filter(queue=options["queue"])
-        last = list(rows[: options["last"]])
+        last = console.latest_results(options["queue"], options["last"])
         since = last[-1].ended_at if last else timezone.now()  # the oldest shown, and on
         seen: set[int] = set()
         shown = 0
         deadline = None if options["timeout"] is None else time.monotonic() + options["timeout"]
         while deadline is None or time.monotonic() < deadline:
-            rows = JobResult.objects.filter(ended_at__gte=since).order_by("ended_at", "pk")
-            if options["queue"]:
-                rows = rows.filter(queue=options["queue"])
-            for row in rows[:500]:
+            for row in console.results_since(since, options["queue"]):
                 if row.pk in seen:
                     continue
                 seen.add(row.pk)
-                summary = console.listing_row(row)
                 if options["json"]:
-                    command.stdout.write(json.dumps(summary, cls=DjangoJSONEncoder))
-                else:
                     command.stdout.write(
-                        f"{row.ended_at:%H:%M:%S} {row.status:<10} {row.job_class} "
-                        f"{row.job_request_uuid} {console.cell(row.duration)} s "
-                        f"{summary['error']}".rstrip()
+                        json.dumps(console.listing_row(row), cls=DjangoJSONEncoder)
                     )
+                else:
+                    command.stdout.write(console.tail_line(row))
                 shown += 1
                 if options["count"] is not None and shown >= options["count"]:
                     return
