@@ -50,7 +50,16 @@ _ENDED = [
     "device",
     "output",
 ]
-_RECORDED = ["uuid", "status", "error", "traceback", "return_value", "started_at", "ended_at"]
+_RECORDED = [
+    "uuid",
+    "status",
+    "error",
+    "traceback",
+    "error_class",
+    "return_value",
+    "started_at",
+    "ended_at",
+]
 
 
 def usable(using: str) -> bool:

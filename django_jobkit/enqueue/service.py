@@ -168,6 +168,7 @@ def build_request(
     parameters: dict[str, Any] | None = None,
     root_uuid: uuid.UUID | None = None,
     batch_uuid: uuid.UUID | None = None,
+    headers: dict[str, Any] | None = None,
 ) -> JobRequest:
     """The unsaved request for a job: every option checked, hooks consulted, nothing written."""
     from ..models import JobRequest  # not at import time: jobs.py may load before models
@@ -207,6 +208,7 @@ def build_request(
         timeout=None if timeout is None else _check_int("timeout", timeout, lo=1),
         limits=job_limits,
         batch_uuid=batch_uuid,
+        headers=headers,
         job_request_uuid=request_uuid,
         root_uuid=root_uuid or request_uuid,
         start_at=start_at,

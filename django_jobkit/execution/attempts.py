@@ -3,7 +3,7 @@
 The engine's own retries and deferrals (`outcomes`) and a retry asked for by hand (`manual`)
 both come here, so that every attempt of a chain goes through the same enqueue path
 (the concurrency key's lock, `should_enqueue`, the INSERT, the send after commit) and
-carries the chain's options, parameters and root unchanged.
+carries the chain's options, parameters, headers and root unchanged.
 """
 
 from __future__ import annotations
@@ -40,4 +40,5 @@ def enqueue_attempt(earlier: JobFields, attempt: int, delay: Any = None) -> JobR
         parameters=earlier.parameters,
         root_uuid=earlier.root_uuid,
         batch_uuid=earlier.batch_uuid,
+        headers=earlier.headers,
     )

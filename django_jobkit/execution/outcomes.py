@@ -38,6 +38,7 @@ class Outcome:
     return_value: Any = None
     error: str = ""
     traceback: str = ""
+    error_class: str = ""  # the exception's dotted path, for an error that `run()` raised
     started_at: datetime = field(default_factory=timezone.now)
     defer: Any = None  # the DeferJob raised, for a deferral
     retryable: bool = True
@@ -51,6 +52,7 @@ def record(process: JobProcess, outcome: Outcome) -> JobResult | None:
         "status": outcome.status,
         "error": outcome.error,
         "traceback": outcome.traceback,
+        "error_class": outcome.error_class,
         "return_value": outcome.return_value,
         "started_at": outcome.started_at,
         "ended_at": timezone.now(),

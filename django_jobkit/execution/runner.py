@@ -200,6 +200,7 @@ def _errored(exc: BaseException, started_at: datetime) -> Outcome:
         JobResult.Status.ERRORED,
         error=f"{type(exc).__name__}: {exc}",
         traceback="".join(traceback.format_exception(exc)),
+        error_class=f"{type(exc).__module__}.{type(exc).__qualname__}",
         started_at=started_at,
         retryable=not isinstance(exc, PERMANENT_ERRORS),
     )

@@ -49,6 +49,7 @@ COPIED = [
     "job_request_uuid",
     "root_uuid",
     "created_at",
+    "headers",
 ]
 
 

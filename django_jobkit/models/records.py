@@ -116,6 +116,17 @@ class JobFields(models.Model):
         ),
     )
 
+    headers = models.JSONField(
+        _("headers"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Metadata that travels with the job through delays and retries, as a Celery "
+            "message's headers do (a trace context, the tasks framework's task): "
+            "{name: value}. Empty: none."
+        ),
+    )
+
     class Meta:
         abstract = True
 
@@ -333,6 +344,13 @@ class JobResult(JobFields):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     error = models.TextField(_("error"), blank=True, default="")
     traceback = models.TextField(_("traceback"), blank=True, default="")
+    error_class = models.CharField(
+        _("error class"),
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("Dotted path of the exception an ERRORED run raised; empty otherwise."),
+    )
     return_value = models.JSONField(
         _("return value"), null=True, blank=True, encoder=DjangoJSONEncoder
     )

@@ -53,6 +53,7 @@ def row(instance: Any) -> dict[str, Any]:
 
 
 WHEN = timezone.now()
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def enqueue() -> JobRequest:
@@ -60,6 +61,9 @@ def enqueue() -> JobRequest:
         priority=3, retries=2, concurrency_key="", timeout=30
     )
     assert request is not None
+    # Headers travel with the row: both claims and both records must carry them.
+    request.headers = {"traceparent": TRACEPARENT}
+    request.save(update_fields=["headers"])
     return request
 
 
@@ -95,6 +99,7 @@ def test_both_records_write_the_same_result(on_postgres):
         "status": JobResult.Status.SUCCESSFUL,
         "error": "",
         "traceback": "",
+        "error_class": "",
         "return_value": {"n": [1, 2], "s": "x"},
         "started_at": timezone.now(),
         "ended_at": timezone.now(),
@@ -104,6 +109,7 @@ def test_both_records_write_the_same_result(on_postgres):
         orm_result = JobProcess.objects.finish(orm, dict(values))
     assert fast_result is not None and orm_result is not None
     assert row(fast_result) == row(orm_result)
+    assert fast_result.headers == orm_result.headers == {"traceparent": TRACEPARENT}
     for result in (fast_result, orm_result):
         stored = JobResult.objects.get(pk=result.pk)
         assert (stored.progress, stored.progress_message) == (0.75, "3/4")
