@@ -40,6 +40,12 @@ class JobkitConfig(AppConfig):
         # Like admin.py: every installed app's jobs.py registers its jobs, in web and worker
         # processes alike, before the first message is consumed.
         autodiscover_modules("jobs")
+        # With jobkit as a backend of Django's tasks framework, `tasks` modules too: each
+        # `@task` there becomes a job class when its module is imported (`task_jobs`).
+        from . import task_jobs
+
+        if task_jobs.configured():
+            autodiscover_modules("tasks")
 
         # Scheduled jobs: the fire_schedule and enqueue tasks and beat's signal handlers, and
         # beat's rows kept in sync with the code after every migrate.

@@ -102,6 +102,15 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 # they started from the demo page.
 JOBKIT_EVENTS_PERMISSION = "example_project.demo.views.may_follow"
 
+# Django's tasks framework (django.tasks on Django 6.0, the django-tasks backport on 5.2):
+# `@task` functions run as jobkit jobs (demo/tasks.py), shown in the admin like any job.
+TASKS = {
+    "default": {
+        "BACKEND": "django_jobkit.tasks_backend.JobkitBackend",
+        "QUEUES": ["default", "slow"],
+    }
+}
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 CELERY_TASK_DEFAULT_QUEUE = "default"

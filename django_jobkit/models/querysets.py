@@ -132,6 +132,37 @@ class JobRequestQuerySet(EngineQuerySet):
             or JobProcess.objects.primary().filter(**filters).exists()
         )
 
+    def key_holder(self, job_class: str, concurrency_key: str) -> Any:
+        """The root uuid of the job of this class and key that waits or runs (the one the
+        dedup rule kept out a second of), or None."""
+        JobProcess = record_model("JobProcess")
+
+        filters = {"job_class": job_class, "concurrency_key": concurrency_key}
+        found = self.primary().filter(**filters).values_list("root_uuid", flat=True).first()
+        if found is None:
+            found = (
+                JobProcess.objects.primary()
+                .filter(**filters)
+                .values_list("root_uuid", flat=True)
+                .first()
+            )
+        return found
+
+    def chain_attempts(self, root_uuid: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        """Every attempt of a retry chain where it is now: (waiting, running, ended), the
+        ended first attempt first.
+
+        Read in the order an attempt moves (requests, then processes, then results), so that
+        one moving on between two reads is seen twice, never missed: callers keep its later
+        row (by `job_request_uuid`)."""
+        JobProcess = record_model("JobProcess")
+        JobResult = record_model("JobResult")
+
+        waiting = list(self.primary().filter(root_uuid=root_uuid))
+        running = list(JobProcess.objects.primary().filter(root_uuid=root_uuid))
+        ended = list(JobResult.objects.chain(root_uuid))
+        return waiting, running, ended
+
     def locked(self, request_uuid: Any) -> JobRequest | None:
         """The request, locked until the transaction ends; None if gone or locked by another."""
         return (

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from example_project.demo.jobs import FlakyPartnerSyncJob, RebuildUserStatsJob, SendWelcomeEmailJob
+from example_project.demo.tasks import count_words
 
 SAMPLE_USERS = ["alice", "bob", "carol"]
 
@@ -80,6 +81,10 @@ class Command(BaseCommand):
         self.stdout.write(
             "Enqueued 3 FlakyPartnerSyncJob (fail 60-90% of runs, retried 4 times with backoff)"
         )
+
+        # A task of Django's tasks framework, run by the same workers (demo/tasks.py).
+        result = count_words.enqueue("the database is the system of record")
+        self.stdout.write(f"Enqueued the count_words task (result id {result.id})")
 
         # One transaction, so the first job cannot have finished before the second is offered:
         # its message is only sent at commit.

@@ -1,0 +1,77 @@
+"""Task functions of Django's tasks framework, run by jobkit's backend in the tests.
+
+Imported at start-up like `jobs.py` (the settings' TASKS names jobkit's backend), so that
+worker subprocesses have their Celery tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django_jobkit import Limit
+from django_jobkit.tasks_backend import job_options
+
+try:
+    from django.tasks import task  # Django 6.0
+except ImportError:  # Django 5.2, with the django-tasks backport
+    from django_tasks import task  # type: ignore[no-redef]
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def echo(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@task
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+@task
+@job_options(retries=2)
+def fail_twice_then(marker: str) -> str:
+    """Fails on its first two attempts (counted in the cache every process shares)."""
+    from django.core.cache import cache
+
+    key = f"tasks-fail-twice-{marker}"
+    cache.add(key, 0)
+    if cache.incr(key) <= 2:
+        raise RuntimeError(f"attempt {cache.get(key)} of {marker} fails")
+    return marker
+
+
+@task(takes_context=True)
+def own_result(context: Any) -> dict[str, Any]:
+    """What the backend says of this very task while it runs."""
+    result = context.task_result
+    refreshed = result.task.get_backend().get_result(result.id)
+    return {
+        "id": result.id,
+        "status": str(refreshed.status),
+        "attempt": context.attempt,
+        "worker_ids": refreshed.worker_ids,
+    }
+
+
+@task
+async def async_add(a: int, b: int) -> int:
+    await asyncio.sleep(0)
+    return a + b
+
+
+@task
+@job_options(concurrency_key=lambda user_id: f"user-{user_id}")
+def sync_user(user_id: int) -> int:
+    return user_id
+
+
+@task
+@job_options(limits=lambda n: [Limit(key="tasks-partner", running=1)], timeout=30)
+def limited(n: int) -> int:
+    return n
