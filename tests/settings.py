@@ -35,6 +35,9 @@ if os.environ.get("JOBKIT_USE_TEST_DATABASE"):
 if os.environ.get("JOBKIT_TEST_STALE_REPLICA"):
     DATABASE_ROUTERS = ["tests.routers.StaleReplicaRouter"]
 
+# Django's tasks framework on jobkit, on any queue (the tests give workers queues of their own).
+TASKS = {"default": {**TASKS["default"], "QUEUES": []}}  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Short reliability intervals for the test run, overridable from the environment so that

@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django.core.cache import cache
+from django.dispatch import receiver
+
 from django_jobkit import Limit
+from django_jobkit._compat.tasks import require
 from django_jobkit.tasks_backend import job_options
 
 try:
@@ -75,3 +79,11 @@ def sync_user(user_id: int) -> int:
 @job_options(limits=lambda n: [Limit(key="tasks-partner", running=1)], timeout=30)
 def limited(n: int) -> int:
     return n
+
+
+@receiver(require().task_started)
+@receiver(require().task_finished)
+def _note_signal(sender: Any, task_result: Any, signal: Any, **kwargs: Any) -> None:
+    """Which of the framework's signals a task's process sent, for tests in other processes."""
+    name = "started" if signal is require().task_started else "finished"
+    cache.set(f"tasks-signal-{name}-{task_result.id}", f"{sender.__name__} {task_result.status}")

@@ -1,0 +1,77 @@
+"""Django's tasks framework on a real `celery worker` (prefork, as users run it): tasks run,
+retry, report RUNNING from inside, send the framework's signals in the worker, and show in
+the admin like any job."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from django_jobkit._compat.tasks import require
+from tests import tasks
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.worker
+
+Status = require().TaskResultStatus
+
+
+def finished(task: Any, result_id: str) -> Any:
+    def done() -> Any:
+        result = task.get_result(result_id)
+        return result if result.is_finished else None
+
+    return wait_for(done, timeout=60, what=f"task {result_id} to finish")
+
+
+def test_tasks_run_retry_and_report_on_a_real_worker(start_worker_process, fresh_queue):
+    queue = fresh_queue()
+    worker = start_worker_process([queue], concurrency=2)
+    marker = uuid.uuid4().hex
+    added = tasks.add.using(queue_name=queue).enqueue(2, 40)
+    retried = tasks.fail_twice_then.using(queue_name=queue).enqueue(marker)
+    awaited = tasks.async_add.using(queue_name=queue).enqueue(1, 1)
+    itself = tasks.own_result.using(queue_name=queue).enqueue()
+    failed = tasks.fail.using(queue_name=queue).enqueue("bad input")
+
+    assert finished(tasks.add, added.id).return_value == 42
+    assert finished(tasks.async_add, awaited.id).return_value == 2
+
+    done = finished(tasks.fail_twice_then, retried.id)
+    assert done.status == Status.SUCCESSFUL and done.return_value == marker
+    assert done.attempts == 3 and len(done.errors) == 2
+    # Each attempt names the worker that ran it: its node name and the child's pid.
+    node = worker.name.split("@")[0]
+    assert all(w.startswith(node + "@") and w.rsplit(":", 1)[1].isdigit() for w in done.worker_ids)
+
+    seen = finished(tasks.own_result, itself.id).return_value
+    assert seen["status"] == str(Status.RUNNING) and seen["attempt"] == 1
+
+    bad = finished(tasks.fail, failed.id)
+    assert bad.status == Status.FAILED
+    assert bad.errors[0].exception_class_path == "builtins.ValueError"
+    assert "ValueError: bad input" in bad.errors[0].traceback
+
+    # The framework's signals were sent in the worker, with the backend as sender.
+    assert cache.get(f"tasks-signal-started-{added.id}") == "JobkitBackend RUNNING"
+    assert cache.get(f"tasks-signal-finished-{added.id}") == "JobkitBackend SUCCESSFUL"
+    assert cache.get(f"tasks-signal-finished-{failed.id}") == "JobkitBackend FAILED"
+
+
+def test_a_task_shows_in_the_admin_like_any_job(start_worker_process, fresh_queue, admin_client):
+    queue = fresh_queue()
+    start_worker_process([queue])
+    result = tasks.add.using(queue_name=queue).enqueue(3, 4)
+    finished(tasks.add, result.id)
+
+    page = admin_client.get(reverse("admin:django_jobkit_jobresult_changelist"))
+    assert page.status_code == 200
+    assert "tests.tasks.add" in page.content.decode()
+    found = admin_client.get(
+        reverse("admin:django_jobkit_jobresult_changelist"), {"q": result.id}
+    ).content.decode()
+    assert "tests.tasks.add" in found and "SUCCESSFUL" in found.upper()
