@@ -122,7 +122,7 @@ class TaskJob(Job):
         args: list[Any] = self.args
         if process is not None:  # in a worker: the framework hears of the start
             alias = backend_alias(process.headers, task)
-            task_result = result_of(process.root_uuid, alias)
+            task_result = result_at(process, alias)
             backend = framework.module.task_backends[alias]
             framework.task_started.send(sender=type(backend), task_result=task_result)
             if task.takes_context:
@@ -242,7 +242,6 @@ def result_of(result_id: Any, alias: str) -> Any:
     """The `TaskResult` of the chain whose first request has uuid `result_id`, read from its
     waiting, running and ended attempts; `TaskResultDoesNotExist` when it has none."""
     framework = require()
-    Status = framework.TaskResultStatus
     try:
         root_uuid = uuid.UUID(str(result_id))
     except ValueError:
@@ -251,9 +250,22 @@ def result_of(result_id: Any, alias: str) -> Any:
     latest: dict[Any, Any] = {}
     for row in (*waiting, *running, *ended):  # a later stage replaces an earlier one
         latest[row.job_request_uuid] = row
-    rows = list(latest.values())
-    if not rows:
+    if not latest:
         raise framework.TaskResultDoesNotExist(f"no task result with id {result_id!r}")
+    return _result_from(list(latest.values()), alias)
+
+
+def result_at(row: JobProcess | JobResult, alias: str) -> Any:
+    """The `TaskResult` of the chain `row` belongs to: read from `row` alone when it is the
+    chain's first attempt (nothing came before it: no query), else from the chain's rows."""
+    if row.job_request_uuid == row.root_uuid:
+        return _result_from([row], alias)
+    return result_of(row.root_uuid, alias)
+
+
+def _result_from(rows: list[Any], alias: str) -> Any:
+    framework = require()
+    Status = framework.TaskResultStatus
     results = [row for row in rows if isinstance(row, JobResult)]
     processes = [row for row in rows if isinstance(row, JobProcess)]
     succeeded = [row for row in results if row.status == JobResult.Status.SUCCESSFUL]
@@ -268,11 +280,10 @@ def result_of(result_id: Any, alias: str) -> Any:
     ran: list[JobProcess | JobResult] = sorted(
         [*(r for r in results if r.started_at is not None), *processes], key=_started
     )
-    first = min(rows, key=lambda row: (row.retry_attempt, row.created_at))
+    first = min(rows, key=_created)  # a later attempt's request is always written later
     args, kwargs = decode_arguments(first.parameters)
-    task = _task_for(first, alias)
     task_result = framework.TaskResult(
-        task=task,
+        task=_task_for(first, alias),
         id=str(first.root_uuid),
         status=status,
         enqueued_at=first.created_at,
@@ -301,6 +312,10 @@ _STATUS_ERRORS: dict[str, str] = {
 
 def _started(row: Any) -> Any:
     return row.started_at
+
+
+def _created(row: Any) -> Any:
+    return row.created_at
 
 
 def _error(framework: Any, result: JobResult) -> Any:
@@ -334,9 +349,7 @@ def finished(result: JobResult) -> None:
     task = import_string(result.job_class)
     alias = backend_alias(result.headers, task)
     backend = framework.module.task_backends[alias]
-    framework.task_finished.send(
-        sender=type(backend), task_result=result_of(result.root_uuid, alias)
-    )
+    framework.task_finished.send(sender=type(backend), task_result=result_at(result, alias))
 
 
 def configured() -> bool:

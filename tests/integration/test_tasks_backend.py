@@ -298,3 +298,21 @@ def test_a_result_of_another_task_is_refused():
     result = tasks.add.enqueue(1, 1)
     with pytest.raises(framework.TaskResultMismatch):
         tasks.fail.get_result(result.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_attempts_result_read_from_its_row_alone_is_the_chains():
+    from django_jobkit.task_jobs import result_at, result_of
+
+    fields = ("id", "status", "args", "kwargs", "enqueued_at", "started_at", "finished_at")
+    for result in (tasks.add.enqueue(1, 2), tasks.fail.enqueue("x")):
+        run_waiting_jobs()
+        (row,) = JobResult.objects.filter(root_uuid=result.id)
+        alone, chain = result_at(row, "default"), result_of(result.id, "default")
+        assert [getattr(alone, f) for f in fields] == [getattr(chain, f) for f in fields]
+        assert alone.errors == chain.errors and alone.worker_ids == chain.worker_ids
+    # A retry's row is not the chain's first: its result is read from the whole chain.
+    retried = tasks.fail_twice_then.enqueue(uuid.uuid4().hex)
+    run_waiting_jobs()
+    last = JobResult.objects.filter(root_uuid=retried.id).order_by("retry_attempt").last()
+    assert result_at(last, "default").attempts == 3
