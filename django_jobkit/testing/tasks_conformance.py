@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -57,13 +57,13 @@ class _Rollback(Exception):
 class TasksBackendConformance:
     """The conformance tests for one backend; subclass it as `Test...` for pytest to collect.
 
-    Configuration (class attributes):
+    Configuration (class attributes; fixtures and database access come from pytest's own
+    class marks, e.g. `pytestmark = [pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("jobkit_worker")]`: pytest-django only makes a test transactional
+    when it knows so at collection, not when a fixture is requested on the way):
 
     - `backend_alias`: the backend's alias in `TASKS`.
     - `tasks_setting`: a whole `TASKS` setting to use during each test (None: the project's).
-    - `fixtures`: pytest fixtures each test requests first, by name (default `("db",)`;
-      `"transactional_db"` where tasks run in another thread or process, or a fixture that
-      starts a worker).
     - `queue_name`: the queue the suite's tasks go to (None: the framework's default,
       "default"); `other_queue_name`: a second queue of the backend, for `Task.using`
       (None: that part is skipped).
@@ -96,7 +96,6 @@ class TasksBackendConformance:
 
     backend_alias: ClassVar[str] = "default"
     tasks_setting: ClassVar[dict[str, Any] | None] = None
-    fixtures: ClassVar[Sequence[str]] = ("db",)
     queue_name: ClassVar[str | None] = None
     other_queue_name: ClassVar[str | None] = None
 
@@ -111,12 +110,10 @@ class TasksBackendConformance:
     marker: str
 
     @pytest.fixture(autouse=True)
-    def _conformance_setup(self, request: pytest.FixtureRequest) -> Iterator[None]:
+    def _conformance_setup(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self.tasks_setting is not None:
                 stack.enter_context(override_settings(TASKS=self.tasks_setting))
-            for name in self.fixtures:
-                request.getfixturevalue(name)
             self.marker = uuid.uuid4().hex
             yield
 
@@ -266,7 +263,10 @@ class TasksBackendConformance:
         results = [task.using(priority=p).enqueue(self.marker, str(p)) for p in priorities]
         self.run_enqueued()
         ran = sorted((self.fetch(r).return_value for r in results), key=lambda v: v["ns"])
-        assert [int(v["label"]) for v in ran] == sorted(priorities, reverse=True)
+        order = [int(v["label"]) for v in ran]
+        assert order == sorted(priorities, reverse=True), (
+            f"priorities ran in the order {order}, not highest first"
+        )
 
     def test_get_result_where_claimed(self) -> None:
         self.needs("supports_get_result")
@@ -282,7 +282,9 @@ class TasksBackendConformance:
         assert stored.args == [self.marker, [1, 2]]
         assert stored.kwargs == {"key": "value"}
         if self.runs_tasks:
-            assert stored.status == fw.TaskResultStatus.SUCCESSFUL
+            assert stored.status == fw.TaskResultStatus.SUCCESSFUL, (
+                f"get_result says {stored.status} for a task that has run"
+            )
             assert stored.return_value == {
                 "marker": self.marker,
                 "args": [[1, 2]],
@@ -354,7 +356,9 @@ class TasksBackendConformance:
         assert seen["args"] == [1, "two"]
         assert seen["status"] == statuses.RUNNING
         if self.backend.supports_get_result:
-            assert seen["stored_status"] == statuses.RUNNING
+            assert seen["stored_status"] == statuses.RUNNING, (
+                f"get_result says {seen['stored_status']} for a task while it runs"
+            )
         else:
             assert seen["stored_status"] is None
 
@@ -419,7 +423,7 @@ class TasksBackendConformance:
         assert task.run_after == run_after
         result = task.enqueue(self.marker)
         assert result.task.run_after == run_after
-        assert result.status == statuses.READY
+        assert result.status == statuses.READY, "a deferred task ran before its run_after"
         if not self.runs_tasks:
             return
         self.run_enqueued()

@@ -33,7 +33,6 @@ class TestImmediateBackend(TasksBackendConformance):
 
     backend_alias = "immediate"
     tasks_setting = tasks_setting("immediate", IMMEDIATE, QUEUES=["default", "other"])
-    fixtures = ()
     other_queue_name = "other"
 
 
@@ -42,7 +41,6 @@ class TestImmediateBackendOnAnyQueue(TasksBackendConformance):
 
     backend_alias = "immediate"
     tasks_setting = tasks_setting("immediate", IMMEDIATE, QUEUES=[])
-    fixtures = ()
     queue_name = "conformance"
 
 
@@ -52,7 +50,6 @@ class TestDummyBackend(TasksBackendConformance):
 
     backend_alias = "dummy"
     tasks_setting = tasks_setting("dummy", f"{BACKENDS}.dummy.DummyBackend")
-    fixtures = ()
     runs_tasks = False
 
 
@@ -86,15 +83,15 @@ class StaleResultsBackend(import_string(IMMEDIATE)):  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
-    ("backend", "test_name"),
+    ("backend", "test_name", "failure"),
     [
-        (EagerDeferBackend, "test_defer_waits_for_run_after"),
-        (StaleResultsBackend, "test_get_result_where_claimed"),
-        (StaleResultsBackend, "test_a_running_task_sees_itself_running"),
+        (EagerDeferBackend, "test_defer_waits_for_run_after", "ran before its run_after"),
+        (StaleResultsBackend, "test_get_result_where_claimed", "says READY for a task that has"),
+        (StaleResultsBackend, "test_success", "READY, expected SUCCESSFUL"),
     ],
 )
 def test_the_suite_fails_a_backend_that_claims_what_it_does_not_do(
-    backend: type, test_name: str
+    backend: type, test_name: str, failure: str
 ) -> None:
     class TestLyingBackend(TasksBackendConformance):
         backend_alias = "lying"
@@ -102,5 +99,8 @@ def test_the_suite_fails_a_backend_that_claims_what_it_does_not_do(
     case = TestLyingBackend()
     case.marker = uuid.uuid4().hex
     path = f"{backend.__module__}.{backend.__qualname__}"
-    with override_settings(TASKS=tasks_setting("lying", path)), pytest.raises(AssertionError):
+    with (
+        override_settings(TASKS=tasks_setting("lying", path)),
+        pytest.raises(AssertionError, match=failure),
+    ):
         getattr(case, test_name)()
