@@ -15,6 +15,9 @@ The pytest plugin (loaded by `pytest_plugins = ["django_jobkit.testing"]` in a c
   test and stopped after it. It uses the test's database from another thread, so the test
   must commit: it needs pytest-django's `transactional_db` (which the fixture requests).
 
+`django_jobkit.testing.tasks_conformance` is a conformance suite for backends of Django's tasks
+framework (`TasksBackendConformance`), imported only by the tests that subclass it.
+
 Nothing here is imported by jobkit itself; the module imports Django models only when called.
 """
 

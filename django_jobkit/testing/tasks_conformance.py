@@ -79,7 +79,8 @@ class TasksBackendConformance:
       highest priority first (needs `supports_priority`).
     - `run_signals_in_process` (True by default): `task_started` and `task_finished` reach
       receivers in the test's process (False where tasks run in another process).
-    - `defer_seconds`: how far ahead the defer test puts `run_after` (default 1.5 s).
+    - `defer_seconds`: at least how far ahead the defer test puts `run_after` (default 1.5 s;
+      it must outlast one `run_enqueued()`).
 
     Hooks (methods to override):
 
