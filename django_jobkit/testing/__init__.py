@@ -15,6 +15,9 @@ The pytest plugin (loaded by `pytest_plugins = ["django_jobkit.testing"]` in a c
   test and stopped after it. It uses the test's database from another thread, so the test
   must commit: it needs pytest-django's `transactional_db` (which the fixture requests).
 
+`django_jobkit.testing.tasks_conformance` is a conformance suite for backends of Django's tasks
+framework (`TasksBackendConformance`), imported only by the tests that subclass it.
+
 Nothing here is imported by jobkit itself; the module imports Django models only when called.
 """
 
@@ -29,8 +32,8 @@ import pytest
 if TYPE_CHECKING:
     from celery import Celery
 
-    from .jobs import Job
-    from .models import JobRequest, JobResult
+    from ..jobs import Job
+    from ..models import JobRequest, JobResult
 
 #: What `run_waiting_jobs` gives up after: rounds of running what is due (a job that
 #: enqueues itself forever would otherwise never let the test end).
@@ -40,7 +43,7 @@ _MISSING = object()
 
 
 def _class_name(job_class: type[Job] | str) -> str:
-    from . import registry
+    from .. import registry
 
     return job_class if isinstance(job_class, str) else registry.name_for(job_class)
 
@@ -51,7 +54,7 @@ def enqueued_jobs(
     """The waiting requests (oldest first) of `job_class` (the class or its dotted name) on
     `queue`, whose jobs' attributes equal `attributes` (`user=alice` matches a job built with
     that user: model arguments compare by primary key)."""
-    from .models import JobRequest
+    from ..models import JobRequest
 
     rows = JobRequest.objects.order_by("created_at", "pk")
     if job_class is not None:
@@ -93,7 +96,7 @@ def assert_enqueued(
 
 def _describe(request: JobRequest) -> str:
     """`tests.jobs.NoopJob(1, queue='slow') on slow`: the call that enqueued it, near enough."""
-    from .parameters import decode_arguments
+    from ..parameters import decode_arguments
 
     args, kwargs = decode_arguments(request.parameters)
     shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
@@ -127,8 +130,8 @@ def run_waiting_jobs(
     from django.db.models import Q
     from django.utils import timezone
 
-    from . import registry
-    from .models import JobRequest, JobResult
+    from .. import registry
+    from ..models import JobRequest, JobResult
 
     app = app or _current_app()
     results: list[JobResult] = []
@@ -174,7 +177,7 @@ def _current_app() -> Celery:
 @contextlib.contextmanager
 def _eager(app: Celery) -> Iterator[None]:
     """Celery's `task_always_eager` for the block: jobkit publishes by running inline."""
-    from .enqueue import publish
+    from ..enqueue import publish
 
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
