@@ -26,11 +26,12 @@ import ast
 import inspect
 import re
 import textwrap
-from argparse import SUPPRESS, ArgumentParser
+from argparse import SUPPRESS, Action, ArgumentParser, HelpFormatter
 from dataclasses import dataclass
 from typing import Any
 
 BLOCK = re.compile(r"^```\{(?P<name>jobkit-[a-z]+)\}[ \t]*\n^```[ \t]*$", re.M)
+USAGE_WIDTH = 100
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
@@ -179,12 +180,17 @@ def commands_markdown() -> str:
 
     lines = []
     for name, subcommand in sorted(SUBCOMMANDS.items()):
-        parser = ArgumentParser(prog=f"manage.py jobkit {name}", add_help=False)
+        parser = ArgumentParser(
+            prog=f"manage.py jobkit {name}",
+            add_help=False,
+            # A fixed width: argparse would wrap the usage at the terminal's (COLUMNS).
+            formatter_class=lambda prog: HelpFormatter(prog, width=USAGE_WIDTH),
+        )
         subcommand().add_arguments(parser)
         usage = parser.format_usage().removeprefix("usage: ").strip()
         lines += [f"## `jobkit {name}`", "", escape(subcommand.help), "", "```text", usage, "```"]
         rows = [
-            (", ".join(action.option_strings) or action.dest, action.help or "")
+            (invocation(action), action.help or "")
             for action in parser._actions  # argparse keeps them nowhere public
             if action.help != SUPPRESS
         ]
@@ -193,6 +199,16 @@ def commands_markdown() -> str:
             lines += [f"| `{flag}` | {escape(text)} |" for flag, text in rows]
         lines.append("")
     return "\n".join(lines)
+
+
+def invocation(action: Action) -> str:
+    """`--queue QUEUE`, `--json`, `uuid`: an argument as it is typed."""
+    if not action.option_strings:
+        return str(action.metavar or action.dest)
+    if action.nargs == 0:  # a flag
+        return ", ".join(action.option_strings)
+    metavar = action.metavar or action.dest.upper()
+    return ", ".join(f"{option} {metavar}" for option in action.option_strings)
 
 
 GENERATORS = {
