@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The project's two commands; needs only Python 3.11+ (no make, no database or broker server).
+"""The project's commands; need only Python 3.11+ (no make, no database or broker server).
 
     python3 dev.py demo          run the example project: web, worker, beat, sample jobs
-    python3 dev.py test [ARGS]   ruff, mypy, import layers, migrations check and pytest
-                                 (ARGS go to pytest)
+    python3 dev.py test [ARGS]   ruff, mypy, import layers, migrations check, the docs build
+                                 and pytest (ARGS go to pytest)
+    python3 dev.py docs          build the documentation site into var/docs-html/
 
 Both create .venv when it is missing and install the project into it whenever pyproject.toml
 changed since the last install. DATABASE_URL and CELERY_BROKER_URL select the database and
@@ -23,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -30,6 +32,7 @@ STAMP_NAME = ".dev-installed"  # in a venv: the sha256 of what was last installe
 VERSION_PATTERN = re.compile(r"\d+\.\d+")  # a release series: 3.13, 6.0
 PRINT_VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
 DEMO_ADDRESS = ("127.0.0.1", 8000)
+DOCS_OUTPUT = Path("var") / "docs-html"
 # `honcho start`, allowing 20 s instead of 5 between SIGTERM and SIGKILL: a Celery worker's warm
 # shutdown on the filesystem transport takes about 6 s (honcho has no option: its issue #189).
 HONCHO = (
@@ -201,11 +204,32 @@ def demo(venv, args):
     os.execve(venv.python, [str(venv.python), "-c", HONCHO, *args], env)
 
 
+def docs_build(venv, output):
+    """Sphinx over docs/, from scratch (-E), with warnings as errors, into `output`.
+
+    -W makes any warning (a broken link, a README section renamed, a reference block that no
+    longer matches the code) fail the build; --keep-going reports them all; -n also warns
+    about references to Python objects that do not exist.
+    """
+    options = ["-E", "-W", "--keep-going", "-n", "-q", "-b", "html"]
+    return [venv.python, "-m", "sphinx", *options, "docs", str(output)]
+
+
+def docs(venv, args):
+    if args:
+        sys.exit("usage: python3 dev.py docs")
+    run_or_exit(docs_build(venv, DOCS_OUTPUT), env=venv.env())
+    print(f"The site is in {DOCS_OUTPUT}/ (open {DOCS_OUTPUT / 'index.html'}).")
+
+
 def test(venv, args):
     print(f"python:   {venv.describe()}")
     print(f"database: {describe('DATABASE_URL', 'sqlite (var/test-db.sqlite3)')}")
     print(f"broker:   {describe('CELERY_BROKER_URL', 'filesystem (var/test-broker/)')}")
     env = venv.env()
+    # The docs step builds into a folder of its own: CI runs combinations side by side in one
+    # checkout, and two builds into var/docs-html at once would mix their files.
+    docs_output = tempfile.TemporaryDirectory(prefix="jobkit-docs-")
     steps = [
         ("ruff check", [venv.bin / "ruff", "check", "."]),
         ("ruff format", [venv.bin / "ruff", "format", "--check", "."]),
@@ -215,15 +239,18 @@ def test(venv, args):
         # The layers and the no-cycles rule: [tool.importlinter] in pyproject.toml.
         ("import layers", [venv.bin / "lint-imports", "--no-logo"]),
         ("migrations", [venv.python, "manage.py", "makemigrations", "--check", "--dry-run"]),
+        # The documentation site, warnings as errors (`python3 dev.py docs` keeps a copy).
+        ("docs", docs_build(venv, docs_output.name)),
         ("pytest", [venv.python, "-m", "pytest", *args]),
     ]
     failed, status = [], 0
-    for name, cmd in steps:
-        print(f"\n--- {name}: {' '.join(str(c) for c in cmd)}", flush=True)
-        code = call(cmd, env=env)
-        if code:  # pytest's 5 (nothing collected) is a failure too, and is passed on as such
-            failed.append(f"{name} (exit {code}{', no tests collected' if code == 5 else ''})")
-            status = code
+    with docs_output:
+        for name, cmd in steps:
+            print(f"\n--- {name}: {' '.join(str(c) for c in cmd)}", flush=True)
+            code = call(cmd, env=env)
+            if code:  # pytest's 5 (nothing collected) is a failure too, and is passed on as such
+                failed.append(f"{name} (exit {code}{', no tests collected' if code == 5 else ''})")
+                status = code
     print("\nFAILED: " + "; ".join(failed) if failed else f"\nOK: {', '.join(n for n, _ in steps)}")
     return status
 
@@ -239,7 +266,7 @@ def describe(variable, default):
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)  # hide a password
 
 
-COMMANDS = {"demo": demo, "test": test}
+COMMANDS = {"demo": demo, "test": test, "docs": docs}
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""System checks (`django_jobkit.E0xx` errors, `W0xx` warnings).
+"""System checks (`django_jobkit.E0xx` errors, `W0xx` warnings), each id in `check_catalogue`.
 
 Celery's Django fix-up runs these when a worker starts, so a misconfigured worker refuses to
 start instead of silently losing guarantees.
@@ -13,11 +13,12 @@ from typing import Any
 from celery.signals import celeryd_after_setup
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Tags, register
 from django.db import DatabaseError, router
 from django.utils.module_loading import import_string
 
 from . import registry
+from .check_catalogue import message
 from .conf import jobkit_settings
 from .scheduling.enqueue_task import ENQUEUE_TASK
 
@@ -35,28 +36,17 @@ def check_no_pickle(**kwargs: Any) -> list[CheckMessage]:
     conf = _celery_conf()
     allowed = {conf.task_serializer, *conf.accept_content}
     if PICKLE & {str(v) for v in allowed}:
-        return [
-            Error(
-                "Celery is configured to send or accept pickle.",
-                hint="jobkit messages are JSON only; set CELERY_TASK_SERIALIZER = 'json' and "
-                "CELERY_ACCEPT_CONTENT = ['json']: a pickle message can run arbitrary code.",
-                id="django_jobkit.E001",
-            )
-        ]
+        return [message("django_jobkit.E001", "Celery is configured to send or accept pickle.")]
     return []
 
 
 @register(Tags.compatibility)
 def check_installed_apps(**kwargs: Any) -> list[CheckMessage]:
     return [
-        Error(
-            f"{app!r} is not in INSTALLED_APPS.",
-            hint=f"django-jobkit needs it for {why}; add it to INSTALLED_APPS.",
-            id=check_id,
-        )
-        for app, why, check_id in [
-            ("django_celery_beat", "scheduled jobs and its sweeper", "django_jobkit.E002"),
-            ("django_celery_results", "Celery's own task results", "django_jobkit.E003"),
+        message(check_id, f"{app!r} is not in INSTALLED_APPS.")
+        for app, check_id in [
+            ("django_celery_beat", "django_jobkit.E002"),
+            ("django_celery_results", "django_jobkit.E003"),
         ]
         if not apps.is_installed(app)
     ]
@@ -69,11 +59,9 @@ def check_sqlite_immediate(**kwargs: Any) -> list[CheckMessage]:
 
 def sqlite_without_immediate(databases: Mapping[str, Mapping[str, Any]]) -> list[CheckMessage]:
     return [
-        Error(
+        message(
+            "django_jobkit.E004",
             f"SQLite database {alias!r} does not use transaction_mode = 'IMMEDIATE'.",
-            hint="Without it two enqueues can both pass should_enqueue and the concurrency key "
-            'no longer deduplicates; add "transaction_mode": "IMMEDIATE" to its OPTIONS.',
-            id="django_jobkit.E004",
         )
         for alias, db in databases.items()
         if db.get("ENGINE") == "django.db.backends.sqlite3"
@@ -85,13 +73,7 @@ def sqlite_without_immediate(databases: Mapping[str, Mapping[str, Any]]) -> list
 def check_use_tz(**kwargs: Any) -> list[CheckMessage]:
     if settings.USE_TZ:
         return []
-    return [
-        Error(
-            "USE_TZ is False.",
-            hint="Delayed and scheduled jobs compare times across hosts; set USE_TZ = True.",
-            id="django_jobkit.E005",
-        )
-    ]
+    return [message("django_jobkit.E005", "USE_TZ is False.")]
 
 
 @register(Tags.compatibility)
@@ -102,10 +84,9 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
             import_string(path)
         except ImportError as exc:
             errors.append(
-                Error(
+                message(
+                    "django_jobkit.E006",
                     f"JOBKIT_MIDDLEWARE entry {path!r} cannot be imported: {exc}.",
-                    hint="Give the dotted path of a middleware class.",
-                    id="django_jobkit.E006",
                 )
             )
     return errors
@@ -117,11 +98,9 @@ def check_default_queue(**kwargs: Any) -> list[CheckMessage]:
     if conf.task_default_queue == "default":
         return []
     return [
-        Warning(
+        message(
+            "django_jobkit.W001",
             f"Celery's default queue is {conf.task_default_queue!r}, jobkit's is 'default'.",
-            hint="A worker started without -Q would not consume jobs; set "
-            "CELERY_TASK_DEFAULT_QUEUE = 'default' (or always start workers with -Q).",
-            id="django_jobkit.W001",
         )
     ]
 
@@ -136,21 +115,17 @@ def check_broker_priorities(**kwargs: Any) -> list[CheckMessage]:
         steps = (conf.broker_transport_options or {}).get("priority_steps")
         if steps is None or list(steps) != list(range(BROKER_LEVELS)):
             return [
-                Warning(
+                message(
+                    "django_jobkit.W002",
                     "The Redis broker keeps its default priority steps, which merge jobkit's "
                     "ten priority levels into four.",
-                    hint="Set CELERY_BROKER_TRANSPORT_OPTIONS = {'priority_steps': "
-                    "list(range(10)), 'sep': ':', 'queue_order_strategy': 'priority'}.",
-                    id="django_jobkit.W002",
                 )
             ]
     elif kind == "amqp" and not conf.task_queue_max_priority:
         return [
-            Warning(
+            message(
+                "django_jobkit.W003",
                 "RabbitMQ queues are declared without x-max-priority: job priorities are ignored.",
-                hint="Set CELERY_TASK_QUEUE_MAX_PRIORITY = 10 (existing queues must be deleted "
-                "first: RabbitMQ cannot change a queue's arguments).",
-                id="django_jobkit.W003",
             )
         ]
     return []
@@ -162,7 +137,7 @@ def check_schedules(**kwargs: Any) -> list[CheckMessage]:
     from .scheduling.entries import collect
 
     return [
-        Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id)
+        message(problem.id, problem.msg, hint=problem.hint, obj=problem.obj)
         for problem in collect()[1]
     ]
 
@@ -188,11 +163,9 @@ def beat_version_errors(version: str) -> list[CheckMessage]:
     if numbers >= MIN_BEAT_VERSION:
         return []
     return [
-        Error(
+        message(
+            "django_jobkit.E014",
             f"django-celery-beat {version} is installed; scheduled jobs need 2.9 or newer.",
-            hint="Older releases may never fire a crontab whose hour is far from the hour beat "
-            "started (django-celery-beat#956); pip install 'django-celery-beat>=2.9'.",
-            id="django_jobkit.E014",
         )
     ]
 
@@ -202,11 +175,9 @@ def check_beat_tz_aware(**kwargs: Any) -> list[CheckMessage]:
     if getattr(settings, "DJANGO_CELERY_BEAT_TZ_AWARE", True):
         return []
     return [
-        Warning(
+        message(
+            "django_jobkit.W006",
             "DJANGO_CELERY_BEAT_TZ_AWARE is False: beat ignores the time zone of schedules.",
-            hint="Scheduled jobs would fire at their hour in UTC, not in their zone; remove "
-            "the setting (it defaults to True).",
-            id="django_jobkit.W006",
         )
     ]
 
@@ -237,14 +208,14 @@ def periodic_job_task_warnings(periodic_tasks: Any) -> list[CheckMessage]:
     except DatabaseError:  # beat's tables not migrated yet
         return []
     return [
-        Warning(
+        message(
+            "django_jobkit.W008",
             f"Periodic task {name!r} runs {task!r}, a job's own task: it fails at every tick "
             "(a job task runs a request already written, not arguments).",
             hint=f"Make it run {ENQUEUE_TASK} with the keyword arguments "
             f'{{"job": "{task}", "args": [...], "kwargs": {{...}}}}, or give the job a '
             "Schedule in the code.",
             obj=name,
-            id="django_jobkit.W008",
         )
         for name, task in rows
         if registry.is_job_task(task)
@@ -268,21 +239,17 @@ def connection_warnings(
             continue  # opening a file costs next to nothing
         if db.get("CONN_MAX_AGE", 0) == 0:
             messages.append(
-                Warning(
+                message(
+                    "django_jobkit.W004",
                     f"Database {alias!r} has CONN_MAX_AGE = 0: workers open a new connection "
                     "for every job.",
-                    hint="Set CONN_MAX_AGE (e.g. 60, or None for no limit) and "
-                    "CONN_HEALTH_CHECKS = True; jobkit keeps worker connections by them.",
-                    id="django_jobkit.W004",
                 )
             )
         elif not db.get("CONN_HEALTH_CHECKS", False):
             messages.append(
-                Warning(
+                message(
+                    "django_jobkit.W005",
                     f"Database {alias!r} keeps connections without CONN_HEALTH_CHECKS.",
-                    hint="Set CONN_HEALTH_CHECKS = True, so that a worker whose connection was "
-                    "dropped (database restart, idle timeout) reconnects instead of failing a job.",
-                    id="django_jobkit.W005",
                 )
             )
     return messages
@@ -299,12 +266,10 @@ def check_filesystem_polling(**kwargs: Any) -> list[CheckMessage]:
     if interval <= FILESYSTEM_POLLING_MAX:
         return []
     return [
-        Warning(
+        message(
+            "django_jobkit.W007",
             f"The filesystem broker polls its folder every {interval} s: each job waits up to "
             "that long before a worker sees it.",
-            hint="Set CELERY_BROKER_TRANSPORT_OPTIONS['polling_interval'] = 0.05 (a development "
-            "setup: each idle worker then lists the folder 20 times a second).",
-            id="django_jobkit.W007",
         )
     ]
 
