@@ -112,21 +112,19 @@ class TaskJob(Job):
         self.args = list(args)
         self.kwargs = dict(kwargs)
 
-    def task(self) -> Any:
-        return import_string(self.task_path)
-
     def run(self) -> Any:
         framework = require()
-        task = self.task()
         process = self._jobkit_process
+        if process is None:  # `job.run()` called directly: the function, nothing to report
+            found = import_string(self.task_path)
+            return getattr(found, "func", found)(*self.args, **self.kwargs)
+        task = task_of(process)
         args: list[Any] = self.args
-        if process is not None:  # in a worker: the framework hears of the start
-            alias = backend_alias(process.headers, task)
-            task_result = result_at(process, alias)
-            backend = framework.module.task_backends[alias]
-            framework.task_started.send(sender=type(backend), task_result=task_result)
-            if task.takes_context:
-                args = [framework.TaskContext(task_result=task_result), *args]
+        task_result = result_at(process, task.backend)
+        backend = framework.module.task_backends[task.backend]
+        framework.task_started.send(sender=type(backend), task_result=task_result)
+        if task.takes_context:
+            args = [framework.TaskContext(task_result=task_result), *args]
         return framework.normalize_json(task.call(*args, **self.kwargs))
 
     def calculate_retry_delay(self, attempt: int) -> int:
@@ -191,7 +189,7 @@ def enqueue(task: Any, args: Sequence[Any], kwargs: dict[str, Any], backend: Any
     # exactly the `args` and `kwargs` its result shows.
     args, kwargs = framework.normalize_json(list(args)), framework.normalize_json(dict(kwargs))
     job = cls(*args, **kwargs)
-    header: dict[str, Any] = {"backend": backend.alias}
+    header: dict[str, Any] = {"backend": backend.alias, "takes_context": task.takes_context}
     if task.run_after is not None:
         header["run_after"] = task.run_after.isoformat()
     retries = cls.options.retries
@@ -230,12 +228,6 @@ def enqueue(task: Any, args: Sequence[Any], kwargs: dict[str, Any], backend: Any
     )
     framework.task_enqueued.send(sender=type(backend), task_result=task_result)
     return task_result
-
-
-def backend_alias(headers: dict[str, Any] | None, task: Any) -> str:
-    """The backend alias a row was enqueued through (the task's own when not recorded)."""
-    header = (headers or {}).get(HEADER) or {}
-    return str(header.get("backend") or task.backend)
 
 
 def result_of(result_id: Any, alias: str) -> Any:
@@ -283,7 +275,7 @@ def _result_from(rows: list[Any], alias: str) -> Any:
     first = min(rows, key=_created)  # a later attempt's request is always written later
     args, kwargs = decode_arguments(first.parameters)
     task_result = framework.TaskResult(
-        task=_task_for(first, alias),
+        task=task_of(first),
         id=str(first.root_uuid),
         status=status,
         enqueued_at=first.created_at,
@@ -331,25 +323,33 @@ def worker_id(row: JobProcess | JobResult) -> str:
     return f"{name}:{row.pid}" if row.pid else name
 
 
-def _task_for(row: Any, alias: str) -> Any:
+def task_of(row: Any) -> Any:
+    """The framework's `Task` a row was enqueued as: the function at the row's path (under
+    `@task` or a plain function bound at run time) with the options it was enqueued with."""
+    framework = require()
     header = (row.headers or {}).get(HEADER) or {}
+    found = import_string(row.job_class)
+    func = found.func if isinstance(found, framework.Task) else found
+    alias = header.get("backend") or getattr(
+        found, "backend", framework.module.DEFAULT_TASK_BACKEND_ALIAS
+    )
     run_after = header.get("run_after")
-    task = import_string(row.job_class)
-    return task.using(
+    return framework.module.task_backends[alias].task_class(
+        func=func,
         priority=row.priority,
-        queue_name=row.queue,
         backend=alias,
+        queue_name=row.queue,
         run_after=parse_datetime(run_after) if run_after else None,
+        takes_context=bool(header.get("takes_context", getattr(found, "takes_context", False))),
     )
 
 
 def finished(result: JobResult) -> None:
     """The framework's `task_finished`, once a chain's last attempt is recorded."""
     framework = require()
-    task = import_string(result.job_class)
-    alias = backend_alias(result.headers, task)
-    backend = framework.module.task_backends[alias]
-    framework.task_finished.send(sender=type(backend), task_result=result_at(result, alias))
+    task = task_of(result)
+    backend = framework.module.task_backends[task.backend]
+    framework.task_finished.send(sender=type(backend), task_result=result_at(result, task.backend))
 
 
 def configured() -> bool:
