@@ -24,12 +24,13 @@ OTEL_MIDDLEWARE = "django_jobkit.contrib.otel.OpenTelemetryMiddleware"
 class Telemetry:
     def __init__(self) -> None:
         self.exporter = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
+        # Shut down by the fixture, not again at exit.
+        self.tracer_provider = TracerProvider(shutdown_on_exit=False)
         # Simple, not batched: a span is exported as it ends, so a test that waited for the
         # result (written after the middleware returned) finds it.
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.meter_provider = MeterProvider(metric_readers=[self.reader], shutdown_on_exit=False)
 
     def spans(self, name: str | None = None) -> list[ReadableSpan]:
         """Ended spans, oldest first; those called `name` when given."""

@@ -195,3 +195,33 @@ def test_jobkit_runs_without_opentelemetry_and_the_module_names_the_extra():
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'django-jobkit[otel]'" in done.stdout
+
+
+def test_configured_without_opentelemetry_start_up_fails_naming_the_extra():
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["opentelemetry"] = None  # as if it were not installed
+        import django
+        from django.conf import settings
+        from tests import settings as base
+
+        names = {name: getattr(base, name) for name in dir(base) if name.isupper()}
+        names["JOBKIT_MIDDLEWARE"] = ["django_jobkit.contrib.otel.OpenTelemetryMiddleware"]
+        settings.configure(**names)
+        try:
+            django.setup()
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'django-jobkit[otel]'" in done.stdout
