@@ -6,6 +6,10 @@ from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
+#: The OpenTelemetry middleware (the `otel` extra): named in JOBKIT_MIDDLEWARE, jobkit traces
+#: enqueues too, in every process (`django_jobkit.contrib.otel.instrument`).
+OTEL_MIDDLEWARE = "django_jobkit.contrib.otel.OpenTelemetryMiddleware"
+
 
 class JobkitConfig(AppConfig):
     name = "django_jobkit"
@@ -55,6 +59,20 @@ class JobkitConfig(AppConfig):
             beat.sync_after_migrate, sender=self, dispatch_uid="django_jobkit.sync_schedules"
         )
         post_migrate.connect(_install_periodic_tasks, sender=self)
+        instrument_opentelemetry()
+
+
+def instrument_opentelemetry() -> None:
+    """Connect the enqueue side of OpenTelemetry when its middleware is configured, unless the
+    project already did (with providers of its own, from an app that is ready earlier)."""
+    from .conf import jobkit_settings
+
+    if OTEL_MIDDLEWARE not in jobkit_settings.MIDDLEWARE:
+        return
+    from .contrib import otel  # only now: jobkit runs without OpenTelemetry installed
+
+    if not otel.instrumented():
+        otel.instrument()
 
 
 def _install_periodic_tasks(using: str = "default", **kwargs: Any) -> None:

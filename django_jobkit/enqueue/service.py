@@ -1,8 +1,8 @@
 """The enqueue path: `run_in_worker` and `bulk_run_in_worker`.
 
-Enqueue is one transaction: (lock the concurrency key) → `should_enqueue` → INSERT. The Celery
-message is sent only once that transaction commits, so a job enqueued in a view whose
-transaction rolls back never exists and never runs.
+Enqueue is one transaction: (lock the concurrency key) → `should_enqueue` → the
+`job_enqueuing` signal → INSERT. The Celery message is sent only once that transaction commits,
+so a job enqueued in a view whose transaction rolls back never exists and never runs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from .. import registry
+from .. import registry, signals
 from ..conf import jobkit_settings
 from ..exceptions import InvalidJobOption, InvalidJobOptionType, InvalidJobParameter
 from ..models import locks
@@ -42,6 +42,7 @@ def enqueue(job: Job, **options: Any) -> JobRequest | None:
     if not request.concurrency_key and not _decides(job):
         # Nothing to decide under a lock: the INSERT alone is atomic (in autocommit mode it is
         # its own transaction: one round trip instead of BEGIN, INSERT, COMMIT).
+        _enqueuing(job, request)
         JobRequest.objects.insert(request)
     else:
         with transaction.atomic(using=using, savepoint=False):
@@ -62,6 +63,7 @@ def _insert_if_wanted(job: Job, request: JobRequest, using: str) -> bool:
         locks.acquire(using, request.job_class, request.concurrency_key)
     if not job.should_enqueue(request.concurrency_key):
         return False
+    _enqueuing(job, request)
     JobRequest.objects.insert(request)
     return True
 
@@ -124,10 +126,12 @@ def insert_all(jobs: list[Job], requests: list[JobRequest], using: str) -> list[
     plain = []
     for i, (job, request) in enumerate(zip(jobs, requests, strict=True)):
         if not request.concurrency_key and not _decides(job):
+            _enqueuing(job, request)
             plain.append(request)
             continue
         locks.acquire(using, request.job_class, request.concurrency_key)
         if job.should_enqueue(request.concurrency_key):
+            _enqueuing(job, request)
             JobRequest.objects.insert(request)
         else:
             results[i] = None
@@ -139,6 +143,12 @@ def insert_all(jobs: list[Job], requests: list[JobRequest], using: str) -> list[
     if to_send:
         transaction.on_commit(partial(publish.send_many, to_send), using=using)
     return results
+
+
+def _enqueuing(job: Job, request: JobRequest) -> None:
+    """Tell `job_enqueuing`'s receivers (tracing, for one) that this request is about to be
+    written; with none connected, Django's `send` returns at once."""
+    signals.job_enqueuing.send(sender=type(job), job=job, request=request)
 
 
 def _hold_many(requests: list[JobRequest]) -> list[JobRequest]:
