@@ -50,6 +50,16 @@ def fail_twice_then(marker: str) -> str:
     return marker
 
 
+@task
+def fails_until_file(path: str) -> str:
+    """Fails until `path` exists: an operator "fixes" it, then retries from the admin."""
+    from pathlib import Path
+
+    if not Path(path).exists():
+        raise FileNotFoundError(path)
+    return "fixed"
+
+
 @task(takes_context=True)
 def own_result(context: Any) -> dict[str, Any]:
     """What the backend says of this very task while it runs."""

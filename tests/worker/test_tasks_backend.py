@@ -1,6 +1,6 @@
 """Django's tasks framework on a real `celery worker` (prefork, as users run it): tasks run,
-retry, report RUNNING from inside, send the framework's signals in the worker, and show in
-the admin like any job."""
+retry, report RUNNING from inside and send the framework's signals in the worker (in the
+admin: tests/browser/test_tasks_admin.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.urls import reverse
 
 from django_jobkit._compat.tasks import require
 from tests import tasks
@@ -60,18 +59,3 @@ def test_tasks_run_retry_and_report_on_a_real_worker(start_worker_process, fresh
     assert cache.get(f"tasks-signal-started-{added.id}") == "JobkitBackend RUNNING"
     assert cache.get(f"tasks-signal-finished-{added.id}") == "JobkitBackend SUCCESSFUL"
     assert cache.get(f"tasks-signal-finished-{failed.id}") == "JobkitBackend FAILED"
-
-
-def test_a_task_shows_in_the_admin_like_any_job(start_worker_process, fresh_queue, admin_client):
-    queue = fresh_queue()
-    start_worker_process([queue])
-    result = tasks.add.using(queue_name=queue).enqueue(3, 4)
-    finished(tasks.add, result.id)
-
-    page = admin_client.get(reverse("admin:django_jobkit_jobresult_changelist"))
-    assert page.status_code == 200
-    assert "tests.tasks.add" in page.content.decode()
-    found = admin_client.get(
-        reverse("admin:django_jobkit_jobresult_changelist"), {"q": result.id}
-    ).content.decode()
-    assert "tests.tasks.add" in found and "SUCCESSFUL" in found.upper()
