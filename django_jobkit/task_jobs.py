@@ -14,6 +14,7 @@ worker ids are read from the chain's rows (`result_of`). Nothing is stored twice
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -88,6 +89,10 @@ def job_options(
     options = TaskOptions(retries, retry_delay, timeout, concurrency_key, limits)
 
     def decorate(func: F) -> F:
+        if not inspect.isfunction(func):
+            raise InvalidJobOptionType(
+                f"@job_options decorates the task's function, not {func!r}: put it under @task"
+            )
         func.jobkit_options = options  # type: ignore[attr-defined]
         return func
 

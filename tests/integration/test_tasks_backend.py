@@ -165,6 +165,8 @@ def test_bad_job_options_name_the_option():
         job_options(timeout=0)
     with pytest.raises(TypeError, match=r"limits=.*list of Limit"):
         job_options(limits=["partner"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="put it under @task"):
+        job_options(retries=1)(tasks.add)
 
 
 @pytest.mark.django_db(transaction=True)
