@@ -15,6 +15,7 @@ from django.dispatch import receiver
 from django_jobkit import Limit
 from django_jobkit._compat.tasks import require
 from django_jobkit.tasks_backend import job_options
+from django_jobkit.testing import tasks_conformance_tasks as c
 
 try:
     from django.tasks import task  # Django 6.0
@@ -89,6 +90,14 @@ def sync_user(user_id: int) -> int:
 @job_options(limits=lambda n: [Limit(key="tasks-partner", running=1)], timeout=30)
 def limited(n: int) -> int:
     return n
+
+
+# The conformance suite's functions as tasks of jobkit's backend, made here (as `@task` would)
+# so that every worker knows them before its first message: Celery's consumer learns its tasks
+# when it starts (tests/worker/test_tasks_conformance_jobkit.py).
+for _func in (c.echo, c.shaped, c.fail, c.stamp, c.async_echo):
+    task(_func)
+task(c.observe, takes_context=True)
 
 
 @receiver(require().task_started)

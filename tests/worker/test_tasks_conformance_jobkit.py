@@ -1,9 +1,8 @@
 """The conformance suite for Django's tasks framework on jobkit's backend with a real worker
 (Celery's embedded worker, `jobkit_worker`): tasks are sent on commit and run as they arrive.
 
-Celery's consumer learns the tasks it can run when it starts, so the suite's functions are
-made tasks of jobkit's backend (and so registered job classes) when this module is imported,
-as `@task` does for a project's `tasks.py`.
+Celery's consumer learns the tasks it can run when it starts: the suite's functions are made
+tasks of jobkit's backend in tests/tasks.py, which every worker imports at start-up.
 """
 
 from __future__ import annotations
@@ -15,20 +14,8 @@ import pytest
 from django.db.models import Q
 from django.utils import timezone
 
-from django_jobkit._compat.tasks import require
 from django_jobkit.models import JobProcess, JobRequest
-from django_jobkit.testing import tasks_conformance_tasks as conformance_tasks
 from django_jobkit.testing.tasks_conformance import TasksBackendConformance
-
-for _func in (
-    conformance_tasks.echo,
-    conformance_tasks.shaped,
-    conformance_tasks.fail,
-    conformance_tasks.async_echo,
-    conformance_tasks.stamp,
-):
-    require().module.task(_func)
-require().module.task(conformance_tasks.observe, takes_context=True)
 
 #: How long `run_enqueued` waits for the worker before it fails the test.
 DEADLINE = 30.0
