@@ -7,9 +7,10 @@ worker subprocesses have their Celery tasks.
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
-from django.core.cache import cache
 from django.dispatch import receiver
 
 from django_jobkit import Limit
@@ -38,16 +39,12 @@ def fail(message: str) -> None:
     raise ValueError(message)
 
 
-@task
+@task(takes_context=True)
 @job_options(retries=2)
-def fail_twice_then(marker: str) -> str:
-    """Fails on its first two attempts (counted in the cache every process shares)."""
-    from django.core.cache import cache
-
-    key = f"tasks-fail-twice-{marker}"
-    cache.add(key, 0)
-    if cache.incr(key) <= 2:
-        raise RuntimeError(f"attempt {cache.get(key)} of {marker} fails")
+def fail_twice_then(context: Any, marker: str) -> str:
+    """Fails on its first two attempts (as the framework counts them), then succeeds."""
+    if context.attempt <= 2:
+        raise RuntimeError(f"attempt {context.attempt} of {marker} fails")
     return marker
 
 
@@ -103,6 +100,12 @@ task(c.observe, takes_context=True)
 @receiver(require().task_started)
 @receiver(require().task_finished)
 def _note_signal(sender: Any, task_result: Any, signal: Any, **kwargs: Any) -> None:
-    """Which of the framework's signals a task's process sent, for tests in other processes."""
-    name = "started" if signal is require().task_started else "finished"
-    cache.set(f"tasks-signal-{name}-{task_result.id}", f"{sender.__name__} {task_result.status}")
+    """Which of the framework's signals a worker sent, for a test in another process: a file
+    per signal and task in the folder `JOBKIT_TEST_SIGNAL_DIR` names (set for that worker)."""
+    folder = os.environ.get("JOBKIT_TEST_SIGNAL_DIR")
+    if folder:
+        name = "started" if signal is require().task_started else "finished"
+        note = Path(folder) / f"{name}-{task_result.id}"
+        written = note.with_suffix(".part")  # renamed whole: a reader never sees half of it
+        written.write_text(f"{sender.__name__} {task_result.status}")
+        written.replace(note)
