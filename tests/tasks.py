@@ -49,6 +49,12 @@ def fail_twice_then(context: Any, marker: str) -> str:
 
 
 @task
+@job_options(retries=1, retry_delay=3600)
+def fail_and_retry_later(marker: str) -> None:
+    raise RuntimeError(f"{marker} fails; its retry waits an hour")
+
+
+@task
 def fails_until_file(path: str) -> str:
     """Fails until `path` exists: an operator "fixes" it, then retries from the admin."""
     from pathlib import Path

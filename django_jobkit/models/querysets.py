@@ -154,7 +154,9 @@ class JobRequestQuerySet(EngineQuerySet):
 
         Read in the order an attempt moves (requests, then processes, then results), so that
         one moving on between two reads is seen twice, never missed: callers keep its later
-        row (by `job_request_uuid`)."""
+        row (by `job_request_uuid`). A retry written meanwhile (with its predecessor's result,
+        in one transaction) may be missed, though: the result names it
+        (`retry_job_request_uuid`), so callers can tell and read again."""
         JobProcess = record_model("JobProcess")
         JobResult = record_model("JobResult")
 

@@ -318,3 +318,30 @@ def test_a_first_attempts_result_read_from_its_row_alone_is_the_chains():
     run_waiting_jobs()
     last = JobResult.objects.filter(root_uuid=retried.id).order_by("retry_attempt").last()
     assert result_at(last, "default").attempts == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_that_missed_a_retry_written_meanwhile_is_read_again(monkeypatch):
+    """A retry's request is written with its predecessor's result; a reader that read the
+    requests just before that commit, and the results just after, finds the result but not
+    the retry. The result names its retry, so the backend reads again rather than report the
+    chain FAILED."""
+    from django_jobkit.models.querysets import JobRequestQuerySet
+
+    result = tasks.fail_and_retry_later.enqueue("m")
+    run_waiting_jobs()  # the first attempt fails; its retry waits an hour
+    (first,) = JobResult.objects.filter(root_uuid=result.id)
+    assert JobRequest.objects.filter(job_request_uuid=first.retry_job_request_uuid).exists()
+
+    reads = []
+    real = JobRequestQuerySet.chain_attempts
+
+    def skewed_once(self, root_uuid):
+        waiting, running, ended = real(self, root_uuid)
+        reads.append(len(waiting))
+        return ([], running, ended) if len(reads) == 1 else (waiting, running, ended)
+
+    monkeypatch.setattr(JobRequestQuerySet, "chain_attempts", skewed_once)
+    again = tasks.fail_and_retry_later.get_result(result.id)
+    assert again.status == Status.READY and len(again.errors) == 1
+    assert reads == [1, 1]
