@@ -27,7 +27,7 @@ from . import registry
 from ._compat.tasks import require
 from .enqueue import service
 from .enqueue.limits import Limit
-from .exceptions import InvalidJobOption, InvalidJobOptionType
+from .exceptions import InvalidJobOptionType
 from .jobs import Job, register_job
 from .models import JobProcess, JobRequest, JobResult
 from .parameters import decode_arguments
@@ -76,11 +76,11 @@ def job_options(
     options (priority, queue_name, run_after) stay the framework's.
     """
     if retries is not None:
-        _check_int("retries", retries, lo=0)
+        service.check_int("retries", retries, lo=0)
     if not callable(retry_delay):
-        _check_int("retry_delay", retry_delay, lo=0)
+        service.check_int("retry_delay", retry_delay, lo=0)
     if timeout is not None:
-        _check_int("timeout", timeout, lo=1)
+        service.check_int("timeout", timeout, lo=1)
     if not (callable(concurrency_key) or isinstance(concurrency_key, str)):
         raise InvalidJobOptionType(
             f"concurrency_key={concurrency_key!r}: pass a str or a callable taking the task's "
@@ -103,17 +103,10 @@ def job_options(
     return decorate
 
 
-def _check_int(name: str, value: Any, lo: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidJobOptionType(f"{name}={value!r} has type {type(value).__name__}; pass an int")
-    if value < lo:
-        raise InvalidJobOption(f"{name}={value!r} is below {lo}")
-
-
 class TaskJob(Job):
     """The job that runs one task function; `job_class_for` makes a subclass per function."""
 
-    #: The task's dotted path: the module attribute holding the framework's `Task`.
+    #: The task's dotted path: the module attribute holding its function (or its `Task`).
     task_path: ClassVar[str] = ""
     options: ClassVar[TaskOptions] = TaskOptions()
 

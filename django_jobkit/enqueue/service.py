@@ -211,11 +211,11 @@ def build_request(
         job_class=job_class,
         parameters=parameters,
         queue=queue,
-        priority=_check_int("priority", job.default_priority() if priority is None else priority),
-        retries=_check_int("retries", job.default_retries() if retries is None else retries, lo=0),
-        retry_attempt=_check_int("retry_attempt", retry_attempt, lo=0),
+        priority=check_int("priority", job.default_priority() if priority is None else priority),
+        retries=check_int("retries", job.default_retries() if retries is None else retries, lo=0),
+        retry_attempt=check_int("retry_attempt", retry_attempt, lo=0),
         concurrency_key=_check_key(concurrency_key),
-        timeout=None if timeout is None else _check_int("timeout", timeout, lo=1),
+        timeout=None if timeout is None else check_int("timeout", timeout, lo=1),
         limits=job_limits,
         batch_uuid=batch_uuid,
         headers=headers,
@@ -264,7 +264,8 @@ def start_time(delay: Delay | None) -> datetime | None:
     return timezone.now() + timedelta(seconds=seconds)
 
 
-def _check_int(name: str, value: Any, lo: int | None = None) -> int:
+def check_int(name: str, value: Any, lo: int | None = None) -> int:
+    """An int option as given, or the error naming it (`InvalidJobOption[Type]`)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidJobOptionType(f"{name}={value!r} has type {type(value).__name__}; pass an int")
     if lo is not None and value < lo:
