@@ -160,3 +160,16 @@ def test_a_warning_fails_the_build(tmp_path):
     assert build_main(args) == 0
     (source / "index.md").write_text("# Project\n\n```{readme-section} Setting up\n```\n")
     assert build_main(args) != 0
+
+
+def test_no_prose_file_holds_merge_conflict_markers():
+    """ruff refuses conflict markers in code, and Sphinx renders them as text: this test is
+    what stops a merge left half-resolved in the README, the changelog or a page."""
+    prose = [ROOT / "README.md", ROOT / "CHANGELOG.md", *DOCS.rglob("*.md")]
+    marked = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in prose
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.startswith(("<<<<<<< ", ">>>>>>> "))  # "=======" may be a setext heading
+    ]
+    assert marked == []
