@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +21,8 @@ from django.utils import timezone
 from ..conf import jobkit_settings
 from . import publish, routing
 
+#: Requests sent per transaction when a queue is resumed.
+BATCH = 1000
 #: How old enqueue's view of the paused queues may be (the claim's check is always current).
 CACHE_SECONDS = 1.0
 
@@ -64,17 +67,31 @@ def resume(queue: str) -> tuple[bool, int]:
     were sent). Delayed ones are sent when due, as ever."""
     from ..models import JobQueue, JobRequest
 
-    changed = JobQueue.objects.resume(routing.check_queue(queue))
+    name = routing.check_queue(queue)
+    with transaction.atomic(using=JobRequest.objects.primary_alias()):
+        # Resumed and the first batch taken in one transaction: a sweep meanwhile still sees
+        # the queue paused (or these rows locked, or sent), so what waited is sent once, here,
+        # and counted in what this returns.
+        changed = JobQueue.objects.resume(name)
+        batch = _take_due(name)
     forget()
-    sent = 0
-    while True:
-        now = timezone.now()
-        horizon = now + timedelta(seconds=jobkit_settings.SWEEP_INTERVAL)
-        stale = now - timedelta(seconds=jobkit_settings.RESEND_AFTER)
+    sent = publish.send_many(batch) if batch else 0
+    while len(batch) == BATCH:
         with transaction.atomic(using=JobRequest.objects.primary_alias()):
-            batch = JobRequest.objects.to_send(now, horizon, stale, 1000, queue=queue)
-            JobRequest.objects.mark_sent([r.pk for r in batch], now)
+            batch = _take_due(name)
         if batch:
             sent += publish.send_many(batch)
-        if len(batch) < 1000:
-            return changed, sent
+    return changed, sent
+
+
+def _take_due(queue: str) -> list[Any]:
+    """Up to `BATCH` of the queue's requests due to be sent, marked sent (in the caller's
+    transaction, which holds their locks until it commits)."""
+    from ..models import JobRequest
+
+    now = timezone.now()
+    horizon = now + timedelta(seconds=jobkit_settings.SWEEP_INTERVAL)
+    stale = now - timedelta(seconds=jobkit_settings.RESEND_AFTER)
+    batch = JobRequest.objects.to_send(now, horizon, stale, BATCH, queue=queue)
+    JobRequest.objects.mark_sent([r.pk for r in batch], now)
+    return batch

@@ -7,13 +7,16 @@ A real worker taking a paused queue's message is in tests/worker/test_pauses.py.
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
+from django_jobkit import bulk_run_in_worker
 from django_jobkit.enqueue import pauses
 from django_jobkit.exceptions import InvalidJobOption
 from django_jobkit.execution.sweeper import Sweeper
@@ -134,3 +137,35 @@ def test_a_request_of_a_paused_queue_says_so(queue):
     pauses.resume(queue)
     request.refresh_from_db()
     assert request.waiting_reason() == f"sent to queue {queue}, waiting for a worker"
+
+
+def test_a_sweep_while_resuming_leaves_what_waited_to_resume(queue):
+    """The queue is resumed and its first batch taken in one transaction: a sweep running at
+    the same moment (a worker's turn, beat's) sees it paused or the rows taken, so `resume`
+    sends, and counts, every job that waited."""
+    stop = threading.Event()
+    sweep_errors: list[BaseException] = []
+
+    def sweep_all_the_time() -> None:
+        try:
+            while not stop.is_set():
+                Sweeper().send_waiting()
+        except BaseException as error:  # reported by the test below
+            sweep_errors.append(error)
+        finally:
+            connection.close()
+
+    sweeping = threading.Thread(target=sweep_all_the_time)
+    sweeping.start()
+    try:
+        for round_ in range(5):
+            pauses.pause(queue)
+            jobs = bulk_run_in_worker([NoopJob(i) for i in range(20)], queue=queue)
+            assert all(r.sent_at is None for r in JobRequest.objects.filter(queue=queue))
+            changed, sent = pauses.resume(queue)
+            assert (round_, changed, sent) == (round_, True, len(jobs))
+            JobRequest.objects.filter(queue=queue).delete()
+    finally:
+        stop.set()
+        sweeping.join(30)
+    assert not sweep_errors

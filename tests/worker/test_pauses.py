@@ -36,9 +36,9 @@ def test_a_paused_queues_message_waits_and_runs_once_resumed(
     assert JobRequest.objects.get(pk=in_flight.pk).sent_at is not None  # its message left
     assert f"{queue}: paused" in manage(test_database_env, "pause", queue)
 
-    # The worker's own sweeper is off: it would race `resume` to send what waits (and might
-    # win), and the count `resume` reports is what this test checks.
-    worker = start_worker_process(queues=[queue], env={"JOBKIT_WORKER_SWEEPS": "0"})
+    # The worker takes its turns at the sweep (every second here): a sweep while `resume`
+    # runs must not send what waits before `resume` has counted it.
+    worker = start_worker_process(queues=[queue])
     # The worker takes the message, finds the queue paused, and puts the request back.
     wait_for(
         lambda: JobRequest.objects.filter(pk=in_flight.pk, sent_at__isnull=True).exists(),
