@@ -34,10 +34,6 @@ from .parameters import decode_arguments
 
 #: `headers[HEADER]`: the backend alias a task was enqueued through, and its `run_after`.
 HEADER = "django.tasks"
-#: Reads of a chain before `result_of` takes what it found: each read that misses a retry
-#: written meanwhile is followed by another (rows only move forward, so one more suffices
-#: unless the chain moves on again at that very moment).
-CHAIN_READS = 5
 #: The backend's dotted path, as TASKS settings name it.
 BACKEND_PATH = "django_jobkit.tasks_backend.JobkitBackend"
 
@@ -240,21 +236,10 @@ def result_of(result_id: Any, alias: str) -> Any:
         root_uuid = uuid.UUID(str(result_id))
     except ValueError:
         raise framework.TaskResultDoesNotExist(f"no task result with id {result_id!r}") from None
-    latest: dict[Any, Any] = {}
-    for _ in range(CHAIN_READS):
-        waiting, running, ended = JobRequest.objects.chain_attempts(root_uuid)
-        latest = {}
-        for row in (*waiting, *running, *ended):  # a later stage replaces an earlier one
-            latest[row.job_request_uuid] = row
-        # A retry's request is written with its predecessor's result, which names it: a read
-        # that found the result but not its successor (it read the requests before that
-        # commit) is not the chain's state; read again.
-        successors = {row.retry_job_request_uuid for row in ended} - {None}
-        if successors <= latest.keys():
-            break
-    if not latest:
+    attempts = JobRequest.objects.chain_attempts(root_uuid)
+    if not attempts:
         raise framework.TaskResultDoesNotExist(f"no task result with id {result_id!r}")
-    return _result_from(list(latest.values()), alias)
+    return _result_from(attempts, alias)
 
 
 def result_at(row: JobProcess | JobResult, alias: str) -> Any:

@@ -31,10 +31,10 @@ from . import locks
 if TYPE_CHECKING:
     from .records import JobBatch, JobHold, JobProcess, JobRequest, JobResult, JobWorker
 
-#: Fields copied verbatim from request to process to result: what a job is.
 #: What a result takes from its process besides `COPIED` (the process's uuid aside).
 ENDED = ["host", "pid", "worker_name", "progress", "progress_message", "device", "output"]
 
+#: Fields copied verbatim from request to process to result: what a job is.
 COPIED = [
     "job_class",
     "limits",
@@ -51,6 +51,9 @@ COPIED = [
     "created_at",
     "headers",
 ]
+
+#: Reads of a retry chain before `chain_attempts` takes what it found (see there).
+CHAIN_READS = 5
 
 
 def record_model(name: str) -> Any:
@@ -148,15 +151,30 @@ class JobRequestQuerySet(EngineQuerySet):
             )
         return found
 
-    def chain_attempts(self, root_uuid: Any) -> tuple[list[Any], list[Any], list[Any]]:
-        """Every attempt of a retry chain where it is now: (waiting, running, ended), the
-        ended first attempt first.
+    def chain_attempts(self, root_uuid: Any) -> list[Any]:
+        """Every attempt of a retry chain, one row each where it is now (its request, process
+        or result), the ended first attempt first.
 
-        Read in the order an attempt moves (requests, then processes, then results), so that
-        one moving on between two reads is seen twice, never missed: callers keep its later
-        row (by `job_request_uuid`). A retry written meanwhile (with its predecessor's result,
-        in one transaction) may be missed, though: the result names it
-        (`retry_job_request_uuid`), so callers can tell and read again."""
+        A chain is read in three statements (`chain_read`), so a read may be skewed: an
+        attempt that moved on between two of them is seen twice (its later row is kept), and
+        a retry written meanwhile (with its predecessor's result, in one transaction) may be
+        missed. That result names its retry (`retry_job_request_uuid`), so such a read is
+        made again, at most `CHAIN_READS` times: rows only move forward, so one more read
+        suffices unless the chain moves on again at that very moment."""
+        latest: dict[Any, Any] = {}
+        for _ in range(CHAIN_READS):
+            waiting, running, ended = self.chain_read(root_uuid)
+            latest = {}
+            for row in (*waiting, *running, *ended):  # a later stage replaces an earlier one
+                latest[row.job_request_uuid] = row
+            if {row.retry_job_request_uuid for row in ended} - {None} <= latest.keys():
+                break
+        return list(latest.values())
+
+    def chain_read(self, root_uuid: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        """One read of a chain: (waiting, running, ended), in the order an attempt moves
+        (requests, then processes, then results), so that one moving on between two
+        statements is seen twice, never missed."""
         JobProcess = record_model("JobProcess")
         JobResult = record_model("JobResult")
 

@@ -334,14 +334,14 @@ def test_a_read_that_missed_a_retry_written_meanwhile_is_read_again(monkeypatch)
     assert JobRequest.objects.filter(job_request_uuid=first.retry_job_request_uuid).exists()
 
     reads = []
-    real = JobRequestQuerySet.chain_attempts
+    real = JobRequestQuerySet.chain_read
 
     def skewed_once(self, root_uuid):
         waiting, running, ended = real(self, root_uuid)
         reads.append(len(waiting))
         return ([], running, ended) if len(reads) == 1 else (waiting, running, ended)
 
-    monkeypatch.setattr(JobRequestQuerySet, "chain_attempts", skewed_once)
+    monkeypatch.setattr(JobRequestQuerySet, "chain_read", skewed_once)
     again = tasks.fail_and_retry_later.get_result(result.id)
     assert again.status == Status.READY and len(again.errors) == 1
     assert reads == [1, 1]
