@@ -191,12 +191,34 @@ class WorkerProcess(CeleryProcess):
         super().__init__(args, log, env)
 
 
+#: The subprocesses a test started, so that its failure report can show what they printed.
+_CELERY_PROCESSES = pytest.StashKey[list["CeleryProcess"]]()
+#: How much of each subprocess's log a failure report shows: the end, where it went wrong.
+LOG_TAIL = 6000
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test that ran worker (or beat) subprocesses reports the end of each one's log:
+    a worker that hung or died says why there, and CI keeps nothing else of it."""
+    report = yield
+    if report.failed and report.when in ("call", "teardown"):
+        for process in item.stash.get(_CELERY_PROCESSES, []):
+            with contextlib.suppress(OSError):
+                text = process.output()
+                tail = text[-LOG_TAIL:]
+                cut = f"[... {len(text) - len(tail)} characters before]\n" if tail != text else ""
+                report.sections.append((f"log of {process.log.name}", cut + tail))
+    return report
+
+
 @pytest.fixture
 def start_worker_process(
-    transactional_db: None, tmp_path: Path
+    transactional_db: None, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """Start real worker subprocesses; all are stopped (warm shutdown) after the test."""
     started: list[WorkerProcess] = []
+    request.node.stash[_CELERY_PROCESSES] = started  # type: ignore[assignment]
 
     def start(
         queues: list[str] | None = None,

@@ -269,6 +269,11 @@ class IgnoresSoftLimitJob(Job):
                 time.sleep(0.1)
         return "survived"
 
+    def on_failure(self, result: Any) -> None:
+        from django.core.cache import cache
+
+        cache.set(f"failure-recorded-by-{result.job_request_uuid}", os.getpid(), 300)
+
 
 # --- scheduled jobs ---------------------------------------------------------------------------
 

@@ -19,13 +19,14 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery.signals import task_revoked, worker_ready, worker_shutdown
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_failure, task_revoked, worker_ready, worker_shutdown
 from django.db import close_old_connections
 from django.utils import timezone
 
 from ..conf import jobkit_settings
 from ..models import JobProcess, JobWorker
-from . import identity, sweep_turns
+from . import identity, sweep_turns, timelimits
 from .connections import closing_off_loop
 from .outcomes import end_process
 
@@ -97,6 +98,25 @@ def _on_task_revoked(request: Any = None, terminated: bool = False, **kwargs: An
             check_children(_me, task_id=request.id)
         except Exception:
             logger.exception("could not record the end of revoked task %s", request.id)
+
+
+@task_failure.connect
+def _on_task_failure(task_id: str | None = None, exception: Any = None, **kwargs: Any) -> None:
+    # The pool's hard time limit, reported in the main process just before billiard kills the
+    # child, which records nothing then (`timelimits.killed_at_hard_limit`): record it now. A
+    # Celery that does not send this signal for a hard limit leaves it to the next tick.
+    if not isinstance(exception, TimeLimitExceeded) or task_id is None or _me is None:
+        return
+    if timelimits.enforced_here():  # a prefork child: it is the main process's to record
+        return
+    try:
+        close_old_connections()
+        for process in JobProcess.objects.of_worker(_me.host, _me.pid).filter(
+            celery_task_id=task_id
+        ):
+            end_process(process, "its worker child was killed at the hard time limit")
+    except Exception:
+        logger.exception("could not record the hard time limit of task %s", task_id)
 
 
 @worker_shutdown.connect

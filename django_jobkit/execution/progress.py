@@ -41,6 +41,7 @@ from django.db import connections
 from ..conf import jobkit_settings
 from ..exceptions import InvalidOutput, InvalidProgress
 from ..models import JobProcess
+from . import timelimits
 
 if TYPE_CHECKING:
     from ..models import JobProcess as JobProcessRow
@@ -231,9 +232,13 @@ def reporting(process: JobProcessRow, *, own_connection: bool = True) -> Iterato
     token = _current.set(reporter)
     try:
         yield reporter
-    finally:
+    except BaseException as exc:
         _current.reset(token)
-        reporter.flush()
+        if not timelimits.killed_at_hard_limit(process, exc):  # then the child only exits
+            reporter.flush()
+        raise
+    _current.reset(token)
+    reporter.flush()
 
 
 def report(fraction: Any, message: Any = "") -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import traceback
 from collections.abc import Callable
@@ -33,14 +32,12 @@ from ..exceptions import (
 from ..models import JobProcess, JobRequest, JobResult
 from . import gpu, identity, middleware, progress, timelimits
 from .outcomes import Outcome, record
-from .timelimits import timed_out_message
+from .timelimits import SIGTERM_EXIT, timed_out_message
 
 logger = logging.getLogger("django_jobkit.worker")
 
 T = TypeVar("T")
 
-#: What billiard's SIGTERM handler in a pool child raises SystemExit with.
-SIGTERM_EXIT = -(256 - signal.SIGTERM)
 
 #: Failures a retry cannot mend: the same input would fail the same way.
 PERMANENT_ERRORS = (UnknownJobClass, CorruptJobParameters, ReferencedObjectMissing, NoGPUAssigned)
@@ -150,6 +147,8 @@ def run(process: JobProcess, *, own_connection: bool = True) -> Outcome:
     except Exception as exc:
         return _errored(exc, started_at)
     except BaseException as exc:  # a job's sys.exit() must not kill the worker
+        if timelimits.killed_at_hard_limit(process, exc):
+            raise  # SIGKILL follows within 0.1 s: exit now, the main process records it
         return _interrupted(process, exc, started_at)
     try:
         json.dumps(value, cls=DjangoJSONEncoder)

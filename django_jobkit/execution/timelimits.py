@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from celery.concurrency import get_implementation
 from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.signals import celeryd_after_setup, worker_init
 from django.core.signals import setting_changed
+from django.utils import timezone
 
 from ..conf import jobkit_settings
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_jobkit.worker")
 
 FULL, HARD_ONLY, NONE = "full", "hard only", "none"
+#: What billiard's SIGTERM handler in a pool child raises SystemExit with.
+SIGTERM_EXIT = -(256 - signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,25 @@ def limit_of(process: JobProcess) -> float | None:
     if process.host == _HOST and process.worker_pid == os.getpid():
         return soft_limit(None)
     return None
+
+
+def killed_at_hard_limit(process: JobProcess, exc: BaseException) -> bool:
+    """Whether `exc` is the pool stopping this child at the attempt's hard time limit.
+
+    billiard stops a child past its hard limit with SIGTERM (raised here as SystemExit) and
+    SIGKILL 0.1 s later. The child must then do nothing but exit: billiard's exit path writes
+    to the pool's result pipe under a lock that, in a pool without an event loop (the
+    filesystem transport's), all children share; a SIGKILL that lands while the child holds
+    it leaves it held for good, no later child can report to the pool, and the worker takes
+    no more jobs. Recording the attempt here (a few database round trips) moved that write
+    to the 0.1 s mark, so the worker's main process records it instead (see `heartbeat`). A
+    cancel that lands past the soft limit looks the same here; the main process still records
+    it as CANCELLED.
+    """
+    if not (isinstance(exc, SystemExit) and exc.code == SIGTERM_EXIT and enforced_here()):
+        return False
+    limit = soft_limit(process.timeout)
+    return bool(limit) and (timezone.now() - process.started_at).total_seconds() >= (limit or 0)
 
 
 def timed_out_message(limit: float | None) -> str:

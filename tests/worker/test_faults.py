@@ -75,12 +75,16 @@ def test_soft_time_limit_errors_the_attempt_and_retries_it(start_worker_process)
 
 
 def test_hard_time_limit_kills_a_job_that_ignores_the_soft_one(start_worker_process):
-    start_worker_process(concurrency=1)
+    worker = start_worker_process(concurrency=1)
     request = IgnoresSoftLimitJob().run_in_worker()
     result = request.wait(timeout=30)
     assert result.status == S.ERRORED
     assert result.error == "timed out after 1 s"
     assert result.duration < 20  # stopped at its limit plus grace, not after its own 30 s
+    # Recorded by the worker's main process: the child, SIGKILLed 0.1 s after the SIGTERM,
+    # does nothing but exit (writing then could leave the pool's result pipe locked for good).
+    key = f"failure-recorded-by-{request.uuid}"
+    assert wait_for(lambda: cache.get(key), 10, "on_failure") == worker.proc.pid
     still_serves()
 
 
