@@ -42,6 +42,8 @@ class WorkerIdentity:
 
 
 _me: WorkerIdentity | None = None
+#: The worker's Celery timer, where the main process does its looking after (heartbeats too).
+_timer: Any = None
 
 
 def beat(me: WorkerIdentity) -> None:
@@ -80,43 +82,49 @@ def check_children(me: WorkerIdentity, task_id: str | None = None) -> int:
 
 @worker_ready.connect
 def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
-    global _me
+    global _me, _timer
     consumer = sender
     queues = [q.name for q in consumer.task_consumer.queues] if consumer.task_consumer else []
     _me = WorkerIdentity(name=consumer.hostname, queues=queues)
+    _timer = consumer.timer
     beat(_me)
     consumer.timer.call_repeatedly(jobkit_settings.HEARTBEAT_INTERVAL, beat, (_me,))
     sweep_turns.start(consumer.timer, queues)
+
+
+#: Seconds after Celery reports a hard time limit that the main process looks at the child:
+#: billiard sends it SIGKILL 0.1 s after its SIGTERM.
+HARD_LIMIT_LOOK_AFTER = 0.5
 
 
 @task_revoked.connect
 def _on_task_revoked(request: Any = None, terminated: bool = False, **kwargs: Any) -> None:
     # The child was killed on purpose (a cancel): record it now rather than at the next tick.
     if terminated and _me is not None and request is not None:
-        try:
-            close_old_connections()
-            check_children(_me, task_id=request.id)
-        except Exception:
-            logger.exception("could not record the end of revoked task %s", request.id)
+        end_gone_child(_me, request.id)
 
 
 @task_failure.connect
 def _on_task_failure(task_id: str | None = None, exception: Any = None, **kwargs: Any) -> None:
     # The pool's hard time limit, reported in the main process just before billiard kills the
-    # child, which records nothing then (`timelimits.killed_at_hard_limit`): record it now. A
-    # Celery that does not send this signal for a hard limit leaves it to the next tick.
-    if not isinstance(exception, TimeLimitExceeded) or task_id is None or _me is None:
+    # child, which records nothing then (`timelimits.killed_at_hard_limit`). Looked at from
+    # Celery's timer once the kill is done, not here: here the child is still alive, and a
+    # record could wait for a lock it holds (SQLite's one writer) while the kill waits for
+    # this. A Celery that does not send this signal for a hard limit leaves it to the tick.
+    if not isinstance(exception, TimeLimitExceeded) or task_id is None:
         return
-    if timelimits.enforced_here():  # a prefork child: it is the main process's to record
+    if _me is None or _timer is None or timelimits.enforced_here():
         return
+    _timer.call_after(HARD_LIMIT_LOOK_AFTER, end_gone_child, (_me, task_id))
+
+
+def end_gone_child(me: WorkerIdentity, task_id: str) -> None:
+    """Record the attempt of Celery task `task_id` if its child is gone (else the tick will)."""
     try:
         close_old_connections()
-        for process in JobProcess.objects.of_worker(_me.host, _me.pid).filter(
-            celery_task_id=task_id
-        ):
-            end_process(process, "its worker child was killed at the hard time limit")
+        closing_off_loop(lambda: check_children(me, task_id=task_id))
     except Exception:
-        logger.exception("could not record the hard time limit of task %s", task_id)
+        logger.exception("could not record the end of task %s", task_id)
 
 
 @worker_shutdown.connect
