@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import kombu.pools
 import pytest
@@ -164,6 +164,9 @@ class CeleryProcess:
         self._log_file.close()
 
 
+P = TypeVar("P", bound=CeleryProcess)
+
+
 class WorkerProcess(CeleryProcess):
     """A real `celery -A example_project worker` subprocess, as a user would run it."""
 
@@ -192,7 +195,15 @@ class WorkerProcess(CeleryProcess):
 
 
 #: The subprocesses a test started, so that its failure report can show what they printed.
-_CELERY_PROCESSES = pytest.StashKey[list["CeleryProcess"]]()
+_CELERY_PROCESSES = pytest.StashKey[list[list[Any]]]()
+
+
+def reported_on_failure(request: pytest.FixtureRequest, started: list[P]) -> list[P]:
+    """`started`, the list a fixture keeps its subprocesses in: a failing test shows their logs."""
+    request.node.stash.setdefault(_CELERY_PROCESSES, []).append(started)
+    return started
+
+
 #: How much of each subprocess's log a failure report shows: the end, where it went wrong.
 LOG_TAIL = 6000
 
@@ -203,7 +214,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     a worker that hung or died says why there, and CI keeps nothing else of it."""
     report = yield
     if report.failed and report.when in ("call", "teardown"):
-        for process in item.stash.get(_CELERY_PROCESSES, []):
+        for process in (p for started in item.stash.get(_CELERY_PROCESSES, []) for p in started):
             with contextlib.suppress(OSError):
                 text = process.output()
                 tail = text[-LOG_TAIL:]
@@ -217,8 +228,7 @@ def start_worker_process(
     transactional_db: None, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """Start real worker subprocesses; all are stopped (warm shutdown) after the test."""
-    started: list[WorkerProcess] = []
-    request.node.stash[_CELERY_PROCESSES] = started  # type: ignore[assignment]
+    started: list[WorkerProcess] = reported_on_failure(request, [])
 
     def start(
         queues: list[str] | None = None,

@@ -44,6 +44,9 @@ class WorkerIdentity:
 _me: WorkerIdentity | None = None
 #: The worker's Celery timer, where the main process does its looking after (heartbeats too).
 _timer: Any = None
+#: Seconds after Celery reports a hard time limit that the main process looks at the child:
+#: billiard sends it SIGKILL 0.1 s after its SIGTERM.
+HARD_LIMIT_LOOK_AFTER = 0.5
 
 
 def beat(me: WorkerIdentity) -> None:
@@ -90,11 +93,6 @@ def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     beat(_me)
     consumer.timer.call_repeatedly(jobkit_settings.HEARTBEAT_INTERVAL, beat, (_me,))
     sweep_turns.start(consumer.timer, queues)
-
-
-#: Seconds after Celery reports a hard time limit that the main process looks at the child:
-#: billiard sends it SIGKILL 0.1 s after its SIGTERM.
-HARD_LIMIT_LOOK_AFTER = 0.5
 
 
 @task_revoked.connect

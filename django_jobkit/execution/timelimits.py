@@ -176,8 +176,8 @@ def killed_at_hard_limit(process: JobProcess, exc: BaseException) -> bool:
     """
     if not (isinstance(exc, SystemExit) and exc.code == SIGTERM_EXIT and enforced_here()):
         return False
-    limit = soft_limit(process.timeout)
-    return bool(limit) and (timezone.now() - process.started_at).total_seconds() >= (limit or 0)
+    limit = soft_limit(process.timeout)  # None or positive
+    return limit is not None and (timezone.now() - process.started_at).total_seconds() >= limit
 
 
 def timed_out_message(limit: float | None) -> str:

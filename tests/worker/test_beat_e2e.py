@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from django_jobkit.models import JobRequest, JobResult
-from tests.conftest import ROOT, CeleryProcess, wait_for
+from tests.conftest import ROOT, CeleryProcess, reported_on_failure, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.beat, pytest.mark.worker]
 
@@ -42,8 +42,8 @@ def beat_env(test_database_env, monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_beat_process(beat_env, tmp_path):
-    started: list[BeatProcess] = []
+def start_beat_process(beat_env, tmp_path, request):
+    started: list[BeatProcess] = reported_on_failure(request, [])
 
     def start() -> BeatProcess:
         process = BeatProcess(beat_env, tmp_path, f"beat-{len(started)}")
